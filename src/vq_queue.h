@@ -1,0 +1,54 @@
+/*
+ * vq_queue.h: the bounded hand-off between the receive thread and the
+ * worker thread.
+ *
+ * The receive thread only receives and pushes; when the queue is full it
+ * frees what does not fit and counts it. The worker pops in batches.
+ */
+#ifndef VQ_QUEUE_H
+#define VQ_QUEUE_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* One received datagram. Allocated with vq_datagram_new(), freed with
+ * free(). */
+typedef struct {
+  struct sockaddr_storage from;
+  double received; /* receive time, seconds since the epoch */
+  size_t len;
+  char data[];
+} vq_datagram_t;
+
+typedef struct vq_queue vq_queue_t;
+
+/* Returns a datagram holding a copy of the len bytes at data, or NULL. */
+vq_datagram_t *vq_datagram_new(const void *data, size_t len,
+                               const struct sockaddr *from, socklen_t fromlen,
+                               double received);
+
+/* Returns a queue that holds at most capacity datagrams, or NULL. */
+vq_queue_t *vq_queue_create(size_t capacity);
+
+/* Frees the queue and any datagrams still in it; NULL is allowed. */
+void vq_queue_destroy(vq_queue_t *q);
+
+/* Moves up to n datagrams from items[] into the queue, in order, and wakes
+ * the worker. Returns how many it took; the rest stay the caller's. */
+size_t vq_queue_push(vq_queue_t *q, vq_datagram_t **items, size_t n);
+
+/*
+ * Moves up to max datagrams into items[] (the caller then owns them),
+ * waiting up to timeout_ms for the first. Returns the count: 0 on timeout,
+ * or when the queue is closed and empty.
+ */
+size_t vq_queue_pop(vq_queue_t *q, vq_datagram_t **items, size_t max,
+                    int timeout_ms);
+
+/* Wakes every waiter; pop then returns what is left and then 0. */
+void vq_queue_close(vq_queue_t *q);
+
+/* Returns the number of datagrams waiting. */
+size_t vq_queue_length(vq_queue_t *q);
+
+#endif

@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""run-bench.py: the vacquery benchmarks (bench/README.md has the method).
+
+    bench/run-bench.py [--build DIR] [--quick]
+
+1. instructions per message (valgrind --tool=callgrind) of parse +
+   normalise + map beside bare json-c parsing of the same messages;
+2. throughput through a real collectd: vacquery-send at fixed rates for
+   DURATION s each, loss = sent - accepted, with the plugin's kernel_drops
+   and queue_drops counters and the socket's drop column in /proc/net/udp;
+3. resident memory of collectd with 100,000 distinct factories known, and
+   of the registry alone (vq-bench fleet).
+Prints a Markdown table per part. Needs a built tree (tools/run-tests.sh or
+tools/demo.sh make one in _build).
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def callgrind_ir(cmd):
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + cmd,
+                         capture_output=True, text=True)
+    m = re.search(r"Collected : (\d+)", out.stderr)
+    if not m:
+        raise RuntimeError("callgrind failed: " + out.stderr[-500:])
+    return int(m.group(1))
+
+
+def part_instructions(build):
+    files = sorted(glob.glob(os.path.join(TOP, "tests/fixtures/examples/*status*.json")))
+    bench = os.path.join(build, "tools/vq-bench")
+    n = 200
+    rows = []
+    per = {}
+    for mode in ("jsonc", "parse"):
+        base = callgrind_ir([bench, mode, "0"] + files)
+        full = callgrind_ir([bench, mode, str(n)] + files)
+        per[mode] = (full - base) / (n * len(files))
+    print("\n### Instructions per message (callgrind, %d example messages x %d)\n" % (len(files), n))
+    print("| path | instructions/message |")
+    print("|---|---|")
+    print("| bare json-c: json_tokener_parse_ex + json_object_put | %.0f |" % per["jsonc"])
+    print("| vacquery: parse + normalise + map (vq_parse, vq_sample/vq_finished) | %.0f |" % per["parse"])
+    print("| ratio | **%.2fx** (target <= 1.5x) |" % (per["parse"] / per["jsonc"]))
+    return per
+
+
+class Collectd:
+    """A collectd with vacquery and unixsock only (no writers)."""
+
+    def __init__(self, build, extra=""):
+        self.dir = tempfile.mkdtemp(prefix="vq-bench-")
+        self.port = free_port()
+        self.sock = os.path.join(self.dir, "sock")
+        conf = os.path.join(self.dir, "collectd.conf")
+        with open(conf, "w") as f:
+            f.write("""Hostname "bench"
+FQDNLookup false
+Interval 1
+BaseDir "{d}"
+PIDFile "{d}/pid"
+TypesDB "/usr/share/collectd/types.db"
+PluginDir "/usr/lib/collectd"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "{d}/log"
+</Plugin>
+LoadPlugin unixsock
+<Plugin unixsock>
+  SocketFile "{sock}"
+</Plugin>
+PluginDir "{libs}"
+LoadPlugin vacquery
+<Plugin vacquery>
+  Listen "127.0.0.1" "{port}"
+  RateLimit 0
+  ReportInterval 60
+  FinishedNotifications false
+{extra}
+</Plugin>
+""".format(d=self.dir, sock=self.sock, libs=os.path.join(build, ".libs"), port=self.port, extra=extra))
+        self.proc = subprocess.Popen(["collectd", "-f", "-C", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if os.path.exists(os.path.join(self.dir, "log")) and \
+                    "Initialization complete" in open(os.path.join(self.dir, "log")).read():
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("collectd did not start")
+
+    def getval(self, ident):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.sock)
+        s.sendall(('GETVAL "%s"\n' % ident).encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            lines = data.decode().splitlines()
+            if lines and lines[0].split()[0].lstrip("-").isdigit():
+                n = int(lines[0].split()[0])
+                if n < 0 or len(lines) >= n + 1:
+                    break
+        s.close()
+        vals = {}
+        for line in data.decode().splitlines()[1:]:
+            k, _, v = line.partition("=")
+            vals[k] = float(v)
+        return vals
+
+    def stats(self):
+        return self.getval("bench/vacquery/vacquery_stats")
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return -1
+
+    def udp_drops(self):
+        hexport = "%04X" % self.port
+        for path in ("/proc/net/udp",):
+            with open(path) as f:
+                for line in f.readlines()[1:]:
+                    w = line.split()
+                    if w[1].endswith(":" + hexport):
+                        return int(w[-1])
+        return -1
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def send(build, port, args):
+    out = subprocess.run([os.path.join(build, "tools/vacquery-send"), "-H", "127.0.0.1", "-p", str(port),
+                          "--fleet", "--quiet", "--summary-file", "/dev/stdout"] + args,
+                         capture_output=True, text=True, check=True).stdout
+    summary = {}
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) == 2:
+            try:
+                summary[w[0]] = float(w[1])
+            except ValueError:
+                pass
+    return summary
+
+
+def settle(cd, want, timeout=20):
+    """Waits until the counters stop moving (or accepted reaches want)."""
+    last, stable = None, 0
+    end = time.time() + timeout
+    while time.time() < end:
+        time.sleep(1)
+        st = cd.stats()
+        if st.get("accepted", 0) + st.get("rejected", 0) >= want and st == last:
+            return st
+        stable = stable + 1 if st == last else 0
+        if stable >= 3:
+            return st
+        last = st
+    return cd.stats()
+
+
+def part_throughput(build, rates, duration):
+    print("\n### Throughput through collectd (one receive thread; sender on the same machine)\n")
+    print("Fleet: 10 sites x 5 spaces x 20 factories x 3 machinetypes, 1 finished machine per factory")
+    print("per cycle (5,000 messages per cycle, repeated), %d s per rate.\n" % duration)
+    print("| offered msg/s | sender achieved msg/s | sent | accepted | kernel drops | queue drops | /proc/net/udp drops | lost |")
+    print("|---|---|---|---|---|---|---|---|")
+    best = 0
+    results = []
+    for rate in rates:
+        cd = Collectd(build)
+        try:
+            sent = send(build, cd.port, ["--sites", "10", "--spaces", "5", "--factories", "20",
+                                         "--machinetypes", "3", "--finished", "1",
+                                         "--duration", str(duration), "--rate", str(rate)])
+            n = int(sent["sent_messages"])
+            st = settle(cd, n)
+            lost = n - int(st.get("accepted", 0))
+            drops = cd.udp_drops()
+            results.append((rate, sent.get("rate_achieved", 0), n, st, drops, lost))
+            print("| %s | %.0f | %d | %d | %d | %d | %d | %d |" % (
+                rate if rate else "max", sent.get("rate_achieved", 0), n, st.get("accepted", 0),
+                st.get("kernel_drops", 0), st.get("queue_drops", 0), drops, lost), flush=True)
+            if lost == 0 and st.get("kernel_drops", 0) == 0 and st.get("queue_drops", 0) == 0:
+                best = max(best, sent.get("rate_achieved", 0))
+        finally:
+            cd.stop()
+    print("\nHighest zero-loss rate measured: **%.0f messages/s**." % best)
+    return best
+
+
+def part_memory(build, factories):
+    print("\n### Memory with %d distinct factories\n" % factories)
+    out = subprocess.run([os.path.join(build, "tools/vq-bench"), "fleet", str(factories)],
+                         capture_output=True, text=True, check=True).stdout
+    reg = dict(zip(out.split()[0::2], out.split()[1::2]))
+    cd = Collectd(build)
+    try:
+        before = cd.rss_kb()
+        sites = 100
+        per_site = factories // sites
+        sent = send(build, cd.port, ["--sites", str(sites), "--spaces", "10", "--factories", str(per_site // 10),
+                                     "--machinetypes", "1", "--finished", "0", "--cycles", "1",
+                                     "--rate", "20000"])
+        n = int(sent["sent_messages"])
+        st = settle(cd, n, timeout=60)
+        time.sleep(3)
+        after = cd.rss_kb()
+        print("| what | figure |")
+        print("|---|---|")
+        print("| registry alone (vq-bench fleet): bytes per factory | %s |" % reg.get("bytes_per_factory"))
+        print("| registry alone: RSS growth for %s factories | %.1f MB |" % (reg.get("factories"), int(reg.get("rss_growth_bytes", 0)) / 1e6))
+        print("| collectd RSS after start | %.1f MB |" % (before / 1024))
+        print("| collectd RSS with %d factories (+%d machinetypes) known, %d messages accepted | **%.1f MB** (target <= 200 MB) |" % (
+            factories, factories, st.get("accepted", 0), after / 1024))
+        return after
+    finally:
+        cd.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(TOP, "_build"))
+    ap.add_argument("--quick", action="store_true", help="fewer rates, shorter runs")
+    ap.add_argument("--duration", type=int, default=10)
+    a = ap.parse_args()
+    print("## vacquery benchmark, %s, %d CPUs" % (time.strftime("%Y-%m-%d"), os.cpu_count()))
+    part_instructions(a.build)
+    rates = [20000, 40000] if a.quick else [10000, 20000, 30000, 40000, 60000, 80000]
+    part_throughput(a.build, rates, 5 if a.quick else a.duration)
+    part_memory(a.build, 100000)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building, testing and the demo need.
+# Run as root (apt-get); does nothing when everything is already installed.
+set -euo pipefail
+pkgs=(
+  build-essential autoconf automake libtool pkg-config   # autotools build
+  collectd-core collectd-dev libyajl2                    # collectd 5.12, headers, write_http JSON
+  libjson-c-dev libcmocka-dev                            # parser, unit tests
+  clang libclang-rt-14-dev valgrind                      # fuzzer, sanitizers, valgrind
+  python3 procps iproute2                                # e2e harness, ps, ss
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

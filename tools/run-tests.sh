@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what is missing, then runs
+#   1. the build with -Werror and `make check` (cmocka unit tests and the
+#      end-to-end test with a real collectd),
+#   2. the unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. the unit tests under valgrind (memcheck, leaks are errors),
+#   4. the libFuzzer target on the parser for FUZZ_SECONDS (default 60),
+#   5. `make distcheck` (skip with DISTCHECK=no).
+# Builds go to _build*/ beside the sources; the source tree stays clean.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+"$top/tools/install-deps.sh" || exit 1
+
+passed=0 failed=0
+step() { # step NAME COMMAND...: runs one step and counts it
+  local name=$1; shift
+  echo "=== $name"
+  if "$@"; then passed=$((passed + 1)); echo "=== $name: ok"
+  else failed=$((failed + 1)); echo "=== $name: FAILED"; fi
+}
+jobs=$(nproc 2>/dev/null || echo 2)
+unit_tests=$(sed -n 's/^\t\(tests\/unit\/test_[a-z]*\).*/\1/p' Makefile.am | tr '\n' ' ')
+
+bootstrap() { autoreconf -fi >/dev/null 2>&1 || autoreconf -fi; }
+build() { # build DIR CONFIGURE-ARGS...
+  local dir=$1; shift
+  rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" &&
+    "$top/configure" --enable-werror "$@" >configure.out &&
+    make -j"$jobs" >make.out 2>&1 || { tail -40 make.out 2>/dev/null; cd "$top"; return 1; }
+  cd "$top"
+}
+check() { # check DIR [TESTS]: make check, showing the logs of failures
+  local dir=$1; shift
+  if make -C "$dir" -j1 check "$@"; then return 0; fi
+  find "$dir/tests" -name '*.log' -exec grep -l -E '^(FAIL|ERROR)' {} + 2>/dev/null |
+    while read -r l; do echo "--- $l"; tail -60 "$l"; done
+  return 1
+}
+valgrind_units() {
+  local t rc=0
+  for t in $unit_tests; do
+    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+      "_build/$t" >"_build/$t.valgrind.log" 2>&1 || { echo "valgrind: $t"; tail -30 "_build/$t.valgrind.log"; rc=1; }
+  done
+  return $rc
+}
+fuzz() {
+  make -C _build fuzz >/dev/null && mkdir -p _build/fuzz-corpus &&
+    _build/tests/fuzz/fuzz_vq_parse -max_total_time="${FUZZ_SECONDS:-60}" -max_len=8192 \
+      -print_final_stats=1 _build/fuzz-corpus "$top/tests/fixtures/examples" 2>&1 | tail -12
+  return "${PIPESTATUS[0]}"
+}
+
+distcheck() {
+  make -C _build distcheck >_build/distcheck.out 2>&1 || { tail -60 _build/distcheck.out; return 1; }
+  grep -E 'archives ready|distributions? ready' -A2 _build/distcheck.out | head -3
+}
+
+step "bootstrap (autoreconf)" bootstrap
+step "build (-Werror)" build _build
+step "make check: unit + end-to-end" check _build
+san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+step "build with ASan+UBSan" build _build-asan CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
+step "unit tests under ASan+UBSan" check _build-asan TESTS="$unit_tests"
+step "unit tests under valgrind" valgrind_units
+step "fuzz the parser (${FUZZ_SECONDS:-60} s)" fuzz
+if [ "${DISTCHECK:-yes}" != no ]; then
+  step "make distcheck" distcheck
+fi
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,148 @@
+/*
+ * vq-bench: micro-benchmarks of the vacquery core, for bench/run-bench.sh.
+ *
+ *   vq-bench parse  N FILE...  run parse + normalise + map N times over
+ *                              the messages in FILEs
+ *   vq-bench jsonc  N FILE...  bare json-c: tokenise and free, N times
+ *   vq-bench fleet  N          register N distinct factories and print
+ *                              the resident memory it took
+ *
+ * Timings are printed for orientation only; the figures that count are
+ * instruction counts from `valgrind --tool=callgrind' (run-bench.sh runs
+ * each mode with N and with 0 iterations and divides the difference).
+ */
+#include "vq_fleet.h"
+#include "vq_message.h"
+#include "vq_sample.h"
+
+#include <json-c/json.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+  char *data;
+  size_t len;
+} vb_msg_t;
+
+/* Reads the whole file into a new buffer owned by *m. Returns 0 or -1. */
+static int vb_read(const char *path, vb_msg_t *m) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return -1;
+  m->data = malloc(65536);
+  m->len = fread(m->data, 1, 65536, f);
+  fclose(f);
+  while (m->len > 0 && m->data[m->len - 1] == '\n')
+    m->len--;
+  return 0;
+}
+
+/* Returns the resident set size of this process in bytes. */
+static long vb_rss(void) {
+  long pages = 0, rss = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f == NULL)
+    return -1;
+  if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+    rss = -1;
+  fclose(f);
+  return rss * 4096;
+}
+
+static double vb_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The worker's per-message path: parse, normalise, map. Returns 1 when the
+ * message was accepted. */
+static int vb_ours(vq_parser_t *p, const vb_msg_t *msg) {
+  vq_message_t m;
+  if (vq_parse(p, msg->data, msg->len, &m) != VQ_OK)
+    return 0;
+  vq_sample_t s;
+  vq_finished_t fin;
+  if (m.type == VQ_MSG_MACHINE)
+    vq_finished_from_message(&m, 600, &s.id, &fin);
+  else
+    vq_sample_from_message(&m, &s);
+  vq_message_clear(&m);
+  return 1;
+}
+
+/* Bare json-c with a reused tokener: the floor any json-c parser pays. */
+static int vb_jsonc(json_tokener *tok, const vb_msg_t *msg) {
+  json_tokener_reset(tok);
+  json_object *o = json_tokener_parse_ex(tok, msg->data, (int)msg->len);
+  int ok = o != NULL;
+  json_object_put(o);
+  return ok;
+}
+
+static int vb_fleet(long n) {
+  vq_fleet_t *f = vq_fleet_create();
+  long before = vb_rss();
+  vq_message_t m;
+  memset(&m, 0, sizeof(m));
+  m.type = VQ_MSG_FACTORY;
+  char site[64], space[96], factory[128];
+  for (long i = 0; i < n; i++) {
+    snprintf(site, sizeof(site), "UKI-SITE-%ld", i / 1000);
+    snprintf(space, sizeof(space), "vac%02ld.site%ld.example.ac.uk", i % 10,
+             i / 1000);
+    snprintf(factory, sizeof(factory), "vac%ld-node%ld.site%ld.example.ac.uk",
+             i % 10, i, i / 1000);
+    m.str[VQ_S_SITE] = (vq_str_t){site, strlen(site)};
+    m.str[VQ_S_SPACE] = (vq_str_t){space, strlen(space)};
+    m.str[VQ_S_FACTORY] = (vq_str_t){factory, strlen(factory)};
+    vq_ident_t id;
+    if (vq_ident_from_message(&m, &id) != VQ_OK ||
+        vq_fleet_seen(f, &id, &m, (double)i) < 0)
+      return 1;
+  }
+  long after = vb_rss();
+  printf("factories %zu rss_growth_bytes %ld bytes_per_factory %.0f\n",
+         vq_fleet_factories(f), after - before,
+         n > 0 ? (double)(after - before) / (double)n : 0.0);
+  vq_fleet_destroy(f);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: vq-bench parse|jsonc N FILE... | fleet N\n");
+    return 2;
+  }
+  long n = atol(argv[2]);
+  if (strcmp(argv[1], "fleet") == 0)
+    return vb_fleet(n);
+  int nmsg = argc - 3;
+  vb_msg_t *msgs = calloc((size_t)(nmsg > 0 ? nmsg : 1), sizeof(*msgs));
+  for (int i = 0; i < nmsg; i++)
+    if (vb_read(argv[3 + i], &msgs[i]) != 0) {
+      fprintf(stderr, "vq-bench: cannot read %s\n", argv[3 + i]);
+      return 1;
+    }
+  vq_parser_t *p = vq_parser_create();
+  json_tokener *tok = json_tokener_new();
+  int ours = strcmp(argv[1], "parse") == 0;
+  long ok = 0;
+  double t0 = vb_now();
+  for (long it = 0; it < n; it++)
+    for (int i = 0; i < nmsg; i++)
+      ok += ours ? vb_ours(p, &msgs[i]) : vb_jsonc(tok, &msgs[i]);
+  double dt = vb_now() - t0;
+  long total = n * nmsg;
+  printf("mode %s messages %ld ok %ld seconds %.3f per_second %.0f\n",
+         argv[1], total, ok, dt, dt > 0 ? (double)total / dt : 0.0);
+  json_tokener_free(tok);
+  vq_parser_destroy(p);
+  for (int i = 0; i < nmsg; i++)
+    free(msgs[i].data);
+  free(msgs);
+  return 0;
+}

@@ -143,8 +143,7 @@ static int vq_config_listen(oconfig_item_t *ci) {
     ssnprintf(port, sizeof(port), "%.0f", ci->values[1].value.number);
   else
     sstrncpy(port,
-             ci->values_num == 2 ? ci->values[1].value.string
-                                 : VQ_DEFAULT_PORT,
+             ci->values_num == 2 ? ci->values[1].value.string : VQ_DEFAULT_PORT,
              sizeof(port));
   vq_listen_t *l = realloc(vq_conf.listen,
                            (vq_conf.listen_num + 1) * sizeof(*vq_conf.listen));
@@ -169,11 +168,11 @@ static int vq_config_allow(oconfig_item_t *ci) {
     vq_cidr_t c;
     if (ci->values[i].type != OCONFIG_TYPE_STRING ||
         vq_cidr_parse(ci->values[i].value.string, &c) != 0) {
-      ERROR(VQ_PLUGIN " plugin: AllowFrom: \"%s\" is not an address or "
-                      "CIDR network (e.g. \"192.0.2.0/24\", \"2001:db8::/32\").",
-            ci->values[i].type == OCONFIG_TYPE_STRING
-                ? ci->values[i].value.string
-                : "(not a string)");
+      ERROR(
+          VQ_PLUGIN " plugin: AllowFrom: \"%s\" is not an address or "
+                    "CIDR network (e.g. \"192.0.2.0/24\", \"2001:db8::/32\").",
+          ci->values[i].type == OCONFIG_TYPE_STRING ? ci->values[i].value.string
+                                                    : "(not a string)");
       return -1;
     }
     vq_cidr_t *a = realloc(vq_conf.allow,
@@ -196,8 +195,8 @@ static int vq_config_cookie(oconfig_item_t *ci) {
                     "\"s3cret\".");
     return -1;
   }
-  vq_site_cookie_t *c = realloc(
-      vq_conf.cookies, (vq_conf.cookies_num + 1) * sizeof(*vq_conf.cookies));
+  vq_site_cookie_t *c = realloc(vq_conf.cookies, (vq_conf.cookies_num + 1) *
+                                                     sizeof(*vq_conf.cookies));
   if (c == NULL)
     return -1;
   vq_conf.cookies = c;
@@ -219,8 +218,9 @@ static int vq_config_rate(oconfig_item_t *ci) {
     return -1;
   }
   vq_conf.rate = ci->values[0].value.number;
-  vq_conf.burst = ci->values_num == 2 ? ci->values[1].value.number
-                                      : (vq_conf.rate * 10 > 1 ? vq_conf.rate * 10 : 1);
+  vq_conf.burst = ci->values_num == 2
+                      ? ci->values[1].value.number
+                      : (vq_conf.rate * 10 > 1 ? vq_conf.rate * 10 : 1);
   return 0;
 }
 
@@ -277,8 +277,7 @@ static int vq_config(oconfig_item_t *ci) {
 
 /* Opens and binds one socket for ai. Returns the fd or -1 (logged). */
 static int vq_bind_one(const struct addrinfo *ai, const char *what) {
-  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-                                     SOCK_NONBLOCK,
+  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                   ai->ai_protocol);
   if (fd < 0) {
     WARNING(VQ_PLUGIN " plugin: Listen %s: socket: %s", what, STRERRNO);
@@ -331,8 +330,7 @@ static int vq_bind_listen(const vq_listen_t *l) {
                 NI_NUMERICHOST);
     ssnprintf(what, sizeof(what), "[%s]:%s", host, l->service);
     if (vq_sockets_num >= VQ_MAX_SOCKETS) {
-      ERROR(VQ_PLUGIN " plugin: Listen: more than %d sockets.",
-            VQ_MAX_SOCKETS);
+      ERROR(VQ_PLUGIN " plugin: Listen: more than %d sockets.", VQ_MAX_SOCKETS);
       bound = -1;
       break;
     }
@@ -403,8 +401,7 @@ typedef struct {
 
 /* Reads the SO_RXQ_OVFL count of one received message into s. */
 static void vq_note_drops(vq_socket_t *s, struct msghdr *h) {
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL;
-       c = CMSG_NXTHDR(h, c)) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
       uint32_t drops;
       memcpy(&drops, CMSG_DATA(c), sizeof(drops));
@@ -503,8 +500,8 @@ static void *vq_recv_main(void *arg) {
  * converted to gauge or derive as the type says. meta is borrowed. */
 static void vq_dispatch(const char *host, const char *plugin_instance,
                         vq_type_id_t t, const char *type_instance,
-                        const double *values, cdtime_t time,
-                        cdtime_t interval, meta_data_t *meta) {
+                        const double *values, cdtime_t time, cdtime_t interval,
+                        meta_data_t *meta) {
   const vq_type_t *type = vq_type(t);
   value_t v[VQ_MAX_DS];
   for (size_t i = 0; i < type->ds_num; i++) {
@@ -567,8 +564,7 @@ static meta_data_t *vq_meta_for(const vq_message_t *m) {
       vq_meta_str(md, vq_str_name(mt[i]), m->str[mt[i]]);
   }
   if (!isnan(m->num[VQ_N_TIME_SENT]))
-    meta_data_add_signed_int(md, "time_sent",
-                             (int64_t)m->num[VQ_N_TIME_SENT]);
+    meta_data_add_signed_int(md, "time_sent", (int64_t)m->num[VQ_N_TIME_SENT]);
   return md;
 }
 
@@ -717,8 +713,7 @@ static void *vq_work_main(void *arg) {
         vq_message_clear(&m);
       }
       if (r != VQ_OK)
-        vq_reject(sources, (struct sockaddr *)&d->from, d->received, r,
-                  d->len);
+        vq_reject(sources, (struct sockaddr *)&d->from, d->received, r, d->len);
       free(d);
     }
   }
@@ -729,14 +724,32 @@ static void *vq_work_main(void *arg) {
 
 /* ---- read callback: counters and fleet state ---------------------------- */
 
+/* A factory that just went stale, noted under the fleet lock and announced
+ * after it (notifications are synchronous and may do I/O). Registry
+ * entries live until shutdown, so the pointer stays valid. */
+typedef struct {
+  const vq_factory_t *factory;
+  double silent;
+} vq_stale_note_t;
+
 typedef struct {
   cdtime_t now, interval;
+  vq_stale_note_t *stale;
+  size_t stale_num, stale_cap;
 } vq_read_ctx_t;
 
 static void vq_read_stale(void *ctx, const vq_factory_t *f) {
   vq_read_ctx_t *rc = ctx;
-  vq_notify_factory(f, NOTIF_FAILURE,
-                    CDTIME_T_TO_DOUBLE(rc->now) - f->last_seen);
+  if (rc->stale_num == rc->stale_cap) {
+    size_t cap = rc->stale_cap ? 2 * rc->stale_cap : 16;
+    vq_stale_note_t *n = realloc(rc->stale, cap * sizeof(*n));
+    if (n == NULL)
+      return; /* still counted in stale_factories, just not announced */
+    rc->stale = n;
+    rc->stale_cap = cap;
+  }
+  rc->stale[rc->stale_num++] =
+      (vq_stale_note_t){f, CDTIME_T_TO_DOUBLE(rc->now) - f->last_seen};
 }
 
 static void vq_read_site(void *ctx, const char *host, size_t factories,
@@ -794,6 +807,9 @@ static int vq_read(void) {
   vq_fleet_foreach_site(vq_fleet, vq_read_site, &rc);
   vq_fleet_foreach_finished(vq_fleet, vq_read_finished, &rc);
   pthread_mutex_unlock(&vq_fleet_lock);
+  for (size_t i = 0; i < rc.stale_num; i++)
+    vq_notify_factory(rc.stale[i].factory, NOTIF_FAILURE, rc.stale[i].silent);
+  free(rc.stale);
   return 0;
 }
 
@@ -837,8 +853,7 @@ static int vq_init(void) {
   }
   if (plugin_thread_create(&vq_recv_thread, vq_recv_main, vq_recv_ctx,
                            "vacquery recv") != 0) {
-    ERROR(VQ_PLUGIN " plugin: cannot start the receive thread: %s",
-          STRERRNO);
+    ERROR(VQ_PLUGIN " plugin: cannot start the receive thread: %s", STRERRNO);
     atomic_store(&vq_stopping, true);
     vq_queue_close(vq_queue);
     pthread_join(vq_work_thread, NULL);

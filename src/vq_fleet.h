@@ -20,8 +20,8 @@ typedef struct vq_fleet vq_fleet_t;
 
 /* A factory as the registry knows it. Strings are owned by the registry. */
 typedef struct {
-  const char *host, *plugin_instance;  /* sanitised identifier slots */
-  const char *site, *space, *factory;  /* raw names, for notifications */
+  const char *host, *plugin_instance; /* sanitised identifier slots */
+  const char *site, *space, *factory; /* raw names, for notifications */
   double last_seen;
   int stale;
 } vq_factory_t;

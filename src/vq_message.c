@@ -28,29 +28,35 @@ typedef struct {
   const char *key;
   const char *legacy[2]; /* read in order when key is absent */
   vq_kind_t kind;
-  int id;        /* vq_num_id_t or vq_str_id_t */
-  int required;  /* non-empty string required */
+  int id;       /* vq_num_id_t or vq_str_id_t */
+  int required; /* non-empty string required */
 } vq_field_t;
 
-#define NUM(k, id) {k, {NULL, NULL}, VQ_F_NUM, id, 0}
-#define NUM_L(k, l1, l2, id) {k, {l1, l2}, VQ_F_NUM, id, 0}
-#define STR(k, id) {k, {NULL, NULL}, VQ_F_STR, id, 0}
-#define REQ(k, id) {k, {NULL, NULL}, VQ_F_STR, id, 1}
+#define NUM(k, id)                                                             \
+  { k, {NULL, NULL}, VQ_F_NUM, id, 0 }
+#define NUM_L(k, l1, l2, id)                                                   \
+  { k, {l1, l2}, VQ_F_NUM, id, 0 }
+#define STR(k, id)                                                             \
+  { k, {NULL, NULL}, VQ_F_STR, id, 0 }
+#define REQ(k, id)                                                             \
+  { k, {NULL, NULL}, VQ_F_STR, id, 1 }
 
 /* SPEC.md section 3: the envelope, common to all types. */
 #define VQ_ENVELOPE                                                            \
   REQ("site", VQ_S_SITE), REQ("space", VQ_S_SPACE),                            \
       REQ("factory", VQ_S_FACTORY), STR("cookie", VQ_S_COOKIE),                \
-      {"daemon_version", {"vac_version", NULL}, VQ_F_STR,                     \
-       VQ_S_DAEMON_VERSION, 0},                                                \
+      {"daemon_version",                                                       \
+       {"vac_version", NULL},                                                  \
+       VQ_F_STR,                                                               \
+       VQ_S_DAEMON_VERSION,                                                    \
+       0},                                                                     \
       STR("vacquery_version", VQ_S_VACQUERY_VERSION),                          \
       NUM("time_sent", VQ_N_TIME_SENT)
 
 /* SPEC.md section 4 and the factory fix-ups of 10.4. */
 static const vq_field_t vq_factory_fields[] = {
     VQ_ENVELOPE,
-    NUM_L("running_processors", "running_cpus", NULL,
-          VQ_N_RUNNING_PROCESSORS),
+    NUM_L("running_processors", "running_cpus", NULL, VQ_N_RUNNING_PROCESSORS),
     NUM("running_machines", VQ_N_RUNNING_MACHINES),
     NUM("running_hs06", VQ_N_RUNNING_HS06),
     NUM_L("max_processors", "total_cpus", "max_cpus", VQ_N_MAX_PROCESSORS),
@@ -82,8 +88,7 @@ static const vq_field_t vq_machinetype_fields[] = {
     REQ("machinetype", VQ_S_MACHINETYPE),
     STR("fqan", VQ_S_FQAN),
     NUM("num_machinetypes", VQ_N_NUM_MACHINETYPES),
-    NUM_L("running_processors", "running_cpus", NULL,
-          VQ_N_RUNNING_PROCESSORS),
+    NUM_L("running_processors", "running_cpus", NULL, VQ_N_RUNNING_PROCESSORS),
     NUM_L("running_machines", "total_machines", NULL, VQ_N_RUNNING_MACHINES),
     NUM_L("running_hs06", "total_hs06", NULL, VQ_N_RUNNING_HS06),
     NUM("num_before_fizzle", VQ_N_NUM_BEFORE_FIZZLE),
@@ -364,8 +369,7 @@ vq_reason_t vq_parse(vq_parser_t *p, const char *buf, size_t len,
   /* A bare number is complete only at a terminator: feed json-c a NUL so
    * that "123" is seen as a number (then rejected as not an object). */
   size_t end = json_tokener_get_parse_end(p->tok);
-  if (root == NULL &&
-      json_tokener_get_error(p->tok) == json_tokener_continue) {
+  if (root == NULL && json_tokener_get_error(p->tok) == json_tokener_continue) {
     root = json_tokener_parse_ex(p->tok, "", 1);
     end = len; /* the whole buffer was consumed before the NUL */
   }

@@ -141,8 +141,7 @@ typedef void (*vq_field_cb)(void *ctx, const char *key, vq_value_kind_t kind,
  * a scalar value: strings, numbers and booleans; nulls, arrays and objects
  * are skipped. Used to attach every field of a finished machine as meta.
  */
-void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb,
-                              void *ctx);
+void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb, void *ctx);
 
 /*
  * Derives the VO from an fqan as vacmond does (SPEC.md 7.2): the text

@@ -58,8 +58,8 @@ vq_str_t vq_message_machinetype(const vq_message_t *m) {
 vq_reason_t vq_ident_from_message(const vq_message_t *m, vq_ident_t *id) {
   vq_str_t where[2] = {m->str[VQ_S_SPACE], m->str[VQ_S_FACTORY]};
   if (vq_name_join(id->host, sizeof(id->host), &m->str[VQ_S_SITE], 1) < 0 ||
-      vq_name_join(id->plugin_instance, sizeof(id->plugin_instance), where,
-                   2) < 0)
+      vq_name_join(id->plugin_instance, sizeof(id->plugin_instance), where, 2) <
+          0)
     return VQ_REJ_TOO_LONG;
   id->type_instance[0] = '\0';
   if (m->type == VQ_MSG_FACTORY)

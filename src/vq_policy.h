@@ -26,8 +26,7 @@ int vq_cidr_parse(const char *s, vq_cidr_t *c);
 int vq_cidr_match(const vq_cidr_t *c, const struct sockaddr *sa);
 
 /* Returns 1 when sa matches any of the n networks, or when n is 0. */
-int vq_cidr_allowed(const vq_cidr_t *list, size_t n,
-                    const struct sockaddr *sa);
+int vq_cidr_allowed(const vq_cidr_t *list, size_t n, const struct sockaddr *sa);
 
 typedef struct {
   const char *site;   /* raw site name, as in the messages */

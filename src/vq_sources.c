@@ -19,8 +19,7 @@ struct vq_sources {
   double rate, burst;
 };
 
-vq_sources_t *vq_sources_create(size_t max_sources, double rate,
-                                double burst) {
+vq_sources_t *vq_sources_create(size_t max_sources, double rate, double burst) {
   vq_sources_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return NULL;

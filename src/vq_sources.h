@@ -17,8 +17,7 @@ typedef struct vq_sources vq_sources_t;
 
 /* Returns a new table, or NULL. rate is tokens per second (0: unlimited),
  * burst the bucket size. */
-vq_sources_t *vq_sources_create(size_t max_sources, double rate,
-                                double burst);
+vq_sources_t *vq_sources_create(size_t max_sources, double rate, double burst);
 
 /* Frees the table; NULL is allowed. */
 void vq_sources_destroy(vq_sources_t *s);

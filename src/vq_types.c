@@ -5,8 +5,10 @@
 #include <math.h>
 #include <stdio.h>
 
-#define G(f, id) {f, VQ_DS_GAUGE, 0, NAN, id}
-#define D(n) {n, VQ_DS_DERIVE, 0, NAN, -1}
+#define G(f, id)                                                               \
+  { f, VQ_DS_GAUGE, 0, NAN, id }
+#define D(n)                                                                   \
+  { n, VQ_DS_DERIVE, 0, NAN, -1 }
 
 /* Every numeric factory_status field that VacMon charts or tables use
  * (time_sent travels as meta instead). */
@@ -44,8 +46,8 @@ static const vq_ds_t vq_mt_ds[] = {
     G("num_machinetypes", VQ_N_NUM_MACHINETYPES),
 };
 
-static const vq_ds_t vq_finished_ds[] = {
-    D("machines"), D("cpu_seconds"), D("wall_seconds"), D("hs06_seconds")};
+static const vq_ds_t vq_finished_ds[] = {D("machines"), D("cpu_seconds"),
+                                         D("wall_seconds"), D("hs06_seconds")};
 static const vq_ds_t vq_site_ds[] = {G("factories", -1),
                                      G("stale_factories", -1)};
 static const vq_ds_t vq_stats_ds[] = {D("received"), D("accepted"),
@@ -54,7 +56,8 @@ static const vq_ds_t vq_stats_ds[] = {D("received"), D("accepted"),
 static const vq_ds_t vq_value_ds[] = {D("value")};
 static const vq_ds_t vq_queue_ds[] = {G("length", -1)};
 
-#define T(n, a) {n, sizeof(a) / sizeof((a)[0]), a}
+#define T(n, a)                                                                \
+  { n, sizeof(a) / sizeof((a)[0]), a }
 
 static const vq_type_t vq_types[VQ_TYPE_COUNT] = {
     [VQ_TYPE_FACTORY] = T("vacquery_factory", vq_factory_ds),

@@ -15,10 +15,10 @@
 typedef enum { VQ_DS_GAUGE, VQ_DS_DERIVE } vq_ds_kind_t;
 
 typedef struct {
-  const char *name;  /* DS name: the VacQuery field name where there is one */
+  const char *name; /* DS name: the VacQuery field name where there is one */
   vq_ds_kind_t kind;
-  double min, max;   /* NAN: unbounded ("U") */
-  int field;         /* vq_num_id_t the value comes from, or -1 */
+  double min, max; /* NAN: unbounded ("U") */
+  int field;       /* vq_num_id_t the value comes from, or -1 */
 } vq_ds_t;
 
 typedef struct {

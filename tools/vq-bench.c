@@ -137,8 +137,8 @@ int main(int argc, char **argv) {
       ok += ours ? vb_ours(p, &msgs[i]) : vb_jsonc(tok, &msgs[i]);
   double dt = vb_now() - t0;
   long total = n * nmsg;
-  printf("mode %s messages %ld ok %ld seconds %.3f per_second %.0f\n",
-         argv[1], total, ok, dt, dt > 0 ? (double)total / dt : 0.0);
+  printf("mode %s messages %ld ok %ld seconds %.3f per_second %.0f\n", argv[1],
+         total, ok, dt, dt > 0 ? (double)total / dt : 0.0);
   json_tokener_free(tok);
   vq_parser_destroy(p);
   for (int i = 0; i < nmsg; i++)

@@ -524,20 +524,31 @@ static void vq_dispatch(const char *host, const char *plugin_instance,
   plugin_dispatch_values(&vl);
 }
 
-/* Copies the slice s into buf (truncating) and returns buf. */
-static char *vq_slice(char *buf, size_t size, vq_str_t s) {
-  size_t n = s.len < size - 1 ? s.len : size - 1;
-  if (n > 0)
-    memcpy(buf, s.ptr, n);
-  buf[n] = '\0';
-  return buf;
+/* Longest meta string passed on: write_http's JSON formatter refuses
+ * longer ones, which would lose the whole value list. */
+#define VQ_META_STR_MAX 512
+
+/* Adds the raw string s (if present) to md under key, truncated to
+ * VQ_META_STR_MAX and with control bytes replaced. */
+static void vq_meta_str(meta_data_t *md, const char *key, vq_str_t s) {
+  char buf[VQ_META_STR_MAX];
+  if (s.ptr != NULL)
+    meta_data_add_string(md, key,
+                         vq_text_printable(buf, sizeof(buf), s.ptr, s.len));
 }
 
-/* Adds the raw string s (if present) to md under key. */
-static void vq_meta_str(meta_data_t *md, const char *key, vq_str_t s) {
-  char buf[1024];
-  if (s.ptr != NULL)
-    meta_data_add_string(md, key, vq_slice(buf, sizeof(buf), s));
+/* Adds the string s to n's meta like vq_meta_str. */
+static void vq_notif_str(notification_t *n, const char *key, const char *s,
+                         size_t len) {
+  char buf[VQ_META_STR_MAX];
+  plugin_notification_meta_add_string(
+      n, key, vq_text_printable(buf, sizeof(buf), s, len));
+}
+
+/* Replaces control bytes in a notification's message (log forging). */
+static void vq_notif_clean(notification_t *n) {
+  vq_text_printable(n->message, sizeof(n->message), n->message,
+                    sizeof(n->message));
 }
 
 /* Returns the meta data for a factory or machinetype value list: the raw
@@ -587,20 +598,29 @@ static void vq_notify_factory(const vq_factory_t *f, int severity,
     ssnprintf(n.message, sizeof(n.message),
               "Factory %s (space %s, site %s) is reporting again.", f->factory,
               f->space, f->site);
-  plugin_notification_meta_add_string(&n, "site", f->site);
-  plugin_notification_meta_add_string(&n, "space", f->space);
-  plugin_notification_meta_add_string(&n, "factory", f->factory);
+  vq_notif_clean(&n);
+  vq_notif_str(&n, "site", f->site, SIZE_MAX);
+  vq_notif_str(&n, "space", f->space, SIZE_MAX);
+  vq_notif_str(&n, "factory", f->factory, SIZE_MAX);
   plugin_dispatch_notification(&n);
   plugin_notification_meta_free(n.meta);
 }
 
-/* vq_field_cb: adds one message field to a notification's meta. */
+/* vq_field_cb: adds one message field to a notification's meta; never
+ * the site's secret cookie, nor a key that is not a plain name (a sender
+ * could otherwise smuggle control bytes into logs through it). */
 static void vq_notif_field(void *ctx, const char *key, vq_value_kind_t kind,
                            const char *s, double d) {
   notification_t *n = ctx;
+  char clean[VQ_NAME_MAX];
+  size_t len = strlen(key);
+  if (strcmp(key, vq_str_name(VQ_S_COOKIE)) == 0 ||
+      vq_name_sanitise(clean, sizeof(clean), key, len) < 0 ||
+      strcmp(clean, key) != 0)
+    return;
   switch (kind) {
   case VQ_V_STRING:
-    plugin_notification_meta_add_string(n, key, s);
+    vq_notif_str(n, key, s, SIZE_MAX);
     break;
   case VQ_V_INT:
     plugin_notification_meta_add_signed_int(n, key, (int64_t)d);
@@ -632,10 +652,9 @@ static void vq_notify_finished(const vq_message_t *m, const vq_ident_t *id,
             machine.ptr ? (int)machine.len : 1, machine.ptr ? machine.ptr : "?",
             (int)mt.len, mt.ptr, (int)vo.len, vo.ptr, fin->wall_seconds,
             vq_outcome_name(fin->outcome));
+  vq_notif_clean(&n);
   vq_message_foreach_field(m, vq_notif_field, &n);
-  char vo_buf[VQ_NAME_MAX];
-  plugin_notification_meta_add_string(&n, "vo",
-                                      vq_slice(vo_buf, sizeof(vo_buf), vo));
+  vq_notif_str(&n, "vo", vo.ptr, vo.len);
   plugin_notification_meta_add_string(&n, "outcome",
                                       vq_outcome_name(fin->outcome));
   plugin_notification_meta_add_double(&n, "wall_seconds", fin->wall_seconds);

@@ -264,6 +264,25 @@ static json_object *vq_lookup(json_object *root, const vq_field_t *f,
   return NULL;
 }
 
+/* Reads a JSON integer as a double, keeping unsigned 64-bit values.
+ * json-c saturates integers beyond 64 bits to INT64_MIN or UINT64_MAX, so
+ * those two values cannot be told from an overflow: they are bad types
+ * rather than a different number. Returns VQ_OK or VQ_REJ_BAD_TYPE. */
+static vq_reason_t vq_read_int(json_object *v, double *out) {
+  int64_t i = json_object_get_int64(v);
+  if (i == INT64_MIN)
+    return VQ_REJ_BAD_TYPE;
+  if (i == INT64_MAX) { /* INT64_MAX itself, or an unsigned value */
+    uint64_t u = json_object_get_uint64(v);
+    if (u == UINT64_MAX)
+      return VQ_REJ_BAD_TYPE;
+    *out = (double)u;
+    return VQ_OK;
+  }
+  *out = (double)i;
+  return VQ_OK;
+}
+
 /* Reads one numeric field. Returns VQ_OK or VQ_REJ_BAD_TYPE. NaN (which
  * Python's json module emits for unknown floats) and null mean "no value";
  * infinities and non-numbers are bad types. */
@@ -273,8 +292,7 @@ static vq_reason_t vq_read_num(json_object *v, double *out) {
     *out = NAN;
     return VQ_OK;
   case json_type_int:
-    *out = (double)json_object_get_int64(v);
-    return VQ_OK;
+    return vq_read_int(v, out);
   case json_type_double: {
     double d = json_object_get_double(v);
     if (isinf(d))
@@ -373,7 +391,8 @@ vq_reason_t vq_parse(vq_parser_t *p, const char *buf, size_t len,
     root = json_tokener_parse_ex(p->tok, "", 1);
     end = len; /* the whole buffer was consumed before the NUL */
   }
-  if (root == NULL || json_tokener_get_error(p->tok) != json_tokener_success ||
+  /* JSON null parses to a NULL object with success: not an object. */
+  if (json_tokener_get_error(p->tok) != json_tokener_success ||
       !vq_only_space(buf, end, len)) {
     json_object_put(root);
     return VQ_REJ_NOT_JSON;
@@ -404,9 +423,12 @@ void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb,
     case json_type_string:
       cb(ctx, key, VQ_V_STRING, json_object_get_string(v), 0);
       break;
-    case json_type_int:
-      cb(ctx, key, VQ_V_INT, NULL, (double)json_object_get_int64(v));
+    case json_type_int: {
+      double d;
+      if (vq_read_int(v, &d) == VQ_OK)
+        cb(ctx, key, VQ_V_INT, NULL, d);
       break;
+    }
     case json_type_double:
       cb(ctx, key, VQ_V_DOUBLE, NULL, json_object_get_double(v));
       break;

@@ -23,6 +23,18 @@ int vq_name_sanitise(char *dst, size_t size, const char *src, size_t len) {
   return (int)len;
 }
 
+char *vq_text_printable(char *dst, size_t size, const char *src, size_t len) {
+  size_t n = 0;
+  if (size == 0)
+    return dst;
+  for (; src != NULL && n < len && n + 1 < size && src[n] != '\0'; n++) {
+    unsigned char c = (unsigned char)src[n];
+    dst[n] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+  }
+  dst[n] = '\0';
+  return dst;
+}
+
 int vq_name_join(char *dst, size_t size, const vq_str_t *parts, size_t n) {
   size_t off = 0;
   if (size == 0)

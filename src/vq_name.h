@@ -35,6 +35,14 @@ typedef struct {
 int vq_name_sanitise(char *dst, size_t size, const char *src, size_t len);
 
 /*
+ * Copies up to len bytes of src into dst (size bytes, always NUL-terminated,
+ * truncated to fit) for a log line or a meta string: control bytes (below
+ * 0x20, and 0x7f) become '?', so a sender cannot forge log lines; an
+ * embedded NUL ends the text. dst may equal src. Returns dst.
+ */
+char *vq_text_printable(char *dst, size_t size, const char *src, size_t len);
+
+/*
  * Writes the sanitised components parts[0..n-1] joined with '.' into dst.
  * Returns the length, or -1 when the result does not fit in size bytes or a
  * component is empty.

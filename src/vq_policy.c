@@ -1,5 +1,6 @@
 /* vq_policy.c: source networks and site cookies. */
 #include "vq_policy.h"
+#include "vq_name.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -92,10 +93,18 @@ static int vq_secret_eq(const char *a, size_t len, const char *b) {
 
 vq_reason_t vq_cookie_check(const vq_site_cookie_t *list, size_t n,
                             const vq_message_t *m) {
+  /* Compare the names the values are stored under: "a.b" and "a_b" are
+   * one host, so the cookie of either protects both. */
   vq_str_t site = m->str[VQ_S_SITE];
+  char claimed[VQ_NAME_MAX];
+  if (site.ptr == NULL ||
+      vq_name_sanitise(claimed, sizeof(claimed), site.ptr, site.len) < 0)
+    return VQ_OK; /* no usable site: rejected later as missing or too long */
   for (size_t i = 0; i < n; i++) {
-    if (strlen(list[i].site) != site.len ||
-        memcmp(list[i].site, site.ptr, site.len) != 0)
+    char protected_site[VQ_NAME_MAX];
+    if (vq_name_sanitise(protected_site, sizeof(protected_site), list[i].site,
+                         strlen(list[i].site)) < 0 ||
+        strcmp(protected_site, claimed) != 0)
       continue;
     vq_str_t cookie = m->str[VQ_S_COOKIE];
     if (cookie.ptr == NULL ||

@@ -34,7 +34,10 @@ typedef struct {
 } vq_site_cookie_t;
 
 /* Returns VQ_OK when m's site has no cookie among the n entries or m
- * carries it, else VQ_REJ_COOKIE. Compares in constant time. */
+ * carries it, else VQ_REJ_COOKIE. Sites are compared by their sanitised
+ * names (the host their values are stored under), so "a.b", "a_b" and
+ * "a/b" share the cookie of any of them. The cookie is compared in
+ * constant time. */
 vq_reason_t vq_cookie_check(const vq_site_cookie_t *list, size_t n,
                             const vq_message_t *m);
 

@@ -20,7 +20,7 @@ typedef enum {
   VQ_REJ_QUERY,        /* a *_query message: peer query, not status */
   VQ_REJ_UNKNOWN_TYPE, /* some other message_type */
   VQ_REJ_MISSING,      /* a required field is absent, null or empty */
-  VQ_REJ_BAD_TYPE,     /* a known field has the wrong JSON type or NaN */
+  VQ_REJ_BAD_TYPE,     /* wrong JSON type, infinity, saturated int */
   VQ_REJ_TOO_LONG,     /* a name does not fit a collectd identifier */
   VQ_REJ_COOKIE,       /* site has a Cookie and the message lacks it */
   VQ_REASON_COUNT

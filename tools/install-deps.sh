@@ -6,7 +6,7 @@ pkgs=(
   build-essential autoconf automake libtool pkg-config   # autotools build
   collectd-core collectd-dev libyajl2                    # collectd 5.12, headers, write_http JSON
   libjson-c-dev libcmocka-dev                            # parser, unit tests
-  clang libclang-rt-14-dev valgrind                      # fuzzer, sanitizers, valgrind
+  clang clang-format libclang-rt-14-dev valgrind         # fuzzer, sanitizers, valgrind, style
   python3 procps iproute2                                # e2e harness, ps, ss
 )
 missing=()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, then runs
+#   0. clang-format --dry-run on every C file,
 #   1. the build with -Werror and `make check` (cmocka unit tests and the
 #      end-to-end test with a real collectd),
 #   2. the unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer,
@@ -57,6 +58,11 @@ distcheck() {
   grep -E 'archives ready|distributions? ready' -A2 _build/distcheck.out | head -3
 }
 
+format_check() {
+  clang-format --dry-run --Werror src/*.[ch] plugins/*.c tools/*.c tests/unit/*.c tests/fuzz/*.c
+}
+
+step "clang-format (.clang-format)" format_check
 step "bootstrap (autoreconf)" bootstrap
 step "build (-Werror)" build _build
 step "make check: unit + end-to-end" check _build

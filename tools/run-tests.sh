@@ -21,7 +21,6 @@ step() { # step NAME COMMAND...: runs one step and counts it
   else failed=$((failed + 1)); echo "=== $name: FAILED"; fi
 }
 jobs=$(nproc 2>/dev/null || echo 2)
-unit_tests=$(sed -n 's/^\t\(tests\/unit\/test_[a-z]*\).*/\1/p' Makefile.am | tr '\n' ' ')
 
 bootstrap() { autoreconf -fi >/dev/null 2>&1 || autoreconf -fi; }
 build() { # build DIR CONFIGURE-ARGS...
@@ -65,6 +64,8 @@ format_check() {
 step "clang-format (.clang-format)" format_check
 step "bootstrap (autoreconf)" bootstrap
 step "build (-Werror)" build _build
+# Every unit-test program, including those the mk/ fragments add.
+unit_tests=$(make -s -C _build print-unit-tests 2>/dev/null)
 step "make check: unit + end-to-end" check _build
 san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 step "build with ASan+UBSan" build _build-asan CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"

@@ -9,7 +9,7 @@ pkgs=(
   clang clang-format libclang-rt-14-dev valgrind         # fuzzer, sanitizers, valgrind, style
   python3 procps iproute2                                # e2e harness, ps, ss
   libcurl4-openssl-dev                                   # write_elasticsearch
-  libganglia1-dev libtirpc-dev ganglia-monitor gmetad    # write_gmond, its e2e daemons
+  libganglia1-dev libtirpc-dev ganglia-monitor gmetad rrdtool  # write_gmond, its e2e daemons
   graphite-carbon graphite-web python3-django            # carbon-cache + graphite-web
 )
 missing=()

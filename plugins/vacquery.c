@@ -552,28 +552,33 @@ static void vq_notif_clean(notification_t *n) {
 }
 
 /* Returns the meta data for a factory or machinetype value list: the raw
- * names, plus the strings VacMon's tables show. Caller destroys it. */
-static meta_data_t *vq_meta_for(const vq_message_t *m) {
+ * names, plus (when full) the strings VacMon's tables show and time_sent.
+ * Caller destroys it. */
+static meta_data_t *vq_meta_for(const vq_message_t *m, bool full) {
   meta_data_t *md = meta_data_create();
   if (md == NULL)
     return NULL;
-  static const vq_str_id_t common[] = {VQ_S_SITE, VQ_S_SPACE, VQ_S_FACTORY,
-                                       VQ_S_DAEMON_VERSION,
+  static const vq_str_id_t names[] = {VQ_S_SITE, VQ_S_SPACE, VQ_S_FACTORY};
+  static const vq_str_id_t common[] = {VQ_S_DAEMON_VERSION,
                                        VQ_S_VACQUERY_VERSION};
   static const vq_str_id_t factory[] = {VQ_S_OS_ISSUE, VQ_S_KERNEL_VERSION};
   static const vq_str_id_t mt[] = {VQ_S_FQAN, VQ_S_SHUTDOWN_MESSAGE,
                                    VQ_S_SHUTDOWN_MACHINE};
-  for (size_t i = 0; i < STATIC_ARRAY_SIZE(common); i++)
-    vq_meta_str(md, vq_str_name(common[i]), m->str[common[i]]);
-  if (m->type == VQ_MSG_FACTORY) {
-    for (size_t i = 0; i < STATIC_ARRAY_SIZE(factory); i++)
-      vq_meta_str(md, vq_str_name(factory[i]), m->str[factory[i]]);
-  } else {
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(names); i++)
+    vq_meta_str(md, vq_str_name(names[i]), m->str[names[i]]);
+  if (m->type == VQ_MSG_MACHINETYPE) {
     vq_meta_str(md, "vo", vq_message_vo(m));
     vq_meta_str(md, "machinetype", vq_message_machinetype(m));
-    for (size_t i = 0; i < STATIC_ARRAY_SIZE(mt); i++)
-      vq_meta_str(md, vq_str_name(mt[i]), m->str[mt[i]]);
   }
+  if (!full)
+    return md;
+  for (size_t i = 0; i < STATIC_ARRAY_SIZE(common); i++)
+    vq_meta_str(md, vq_str_name(common[i]), m->str[common[i]]);
+  const vq_str_id_t *more = m->type == VQ_MSG_FACTORY ? factory : mt;
+  size_t more_num = m->type == VQ_MSG_FACTORY ? STATIC_ARRAY_SIZE(factory)
+                                              : STATIC_ARRAY_SIZE(mt);
+  for (size_t i = 0; i < more_num; i++)
+    vq_meta_str(md, vq_str_name(more[i]), m->str[more[i]]);
   if (!isnan(m->num[VQ_N_TIME_SENT]))
     meta_data_add_signed_int(md, "time_sent", (int64_t)m->num[VQ_N_TIME_SENT]);
   return md;
@@ -699,10 +704,15 @@ static vq_reason_t vq_handle(const vq_message_t *m, cdtime_t time) {
       vq_notify_finished(m, &s.id, &fin, time);
     return VQ_OK;
   }
-  meta_data_t *md = vq_meta_for(m);
-  vq_dispatch(s.id.host, s.id.plugin_instance, s.type, s.id.type_instance,
-              s.values, time, vq_conf.report_interval, md);
-  meta_data_destroy(md);
+  /* The first value list carries every string of the message, the others
+   * only the names: collectd's cache keeps a copy of each list's meta. */
+  for (size_t k = 0; k < s.lists_num; k++) {
+    meta_data_t *md = vq_meta_for(m, k == 0);
+    vq_dispatch(s.id.host, s.id.plugin_instance, s.lists[k].type,
+                s.id.type_instance, s.lists[k].values, time,
+                vq_conf.report_interval, md);
+    meta_data_destroy(md);
+  }
   return VQ_OK;
 }
 

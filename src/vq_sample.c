@@ -13,19 +13,22 @@ const char *vq_outcome_name(vq_outcome_t o) {
 }
 
 vq_reason_t vq_sample_from_message(const vq_message_t *m, vq_sample_t *s) {
-  if (m->type == VQ_MSG_FACTORY)
-    s->type = VQ_TYPE_FACTORY;
-  else if (m->type == VQ_MSG_MACHINETYPE)
-    s->type = VQ_TYPE_MT;
-  else
+  size_t n;
+  const vq_type_id_t *types = vq_message_types(m->type, &n);
+  if (types == NULL)
     return VQ_REJ_UNKNOWN_TYPE;
   vq_reason_t r = vq_ident_from_message(m, &s->id);
   if (r != VQ_OK)
     return r;
-  const vq_type_t *t = vq_type(s->type);
-  s->values_num = t->ds_num;
-  for (size_t i = 0; i < t->ds_num; i++)
-    s->values[i] = m->num[t->ds[i].field];
+  s->lists_num = n;
+  for (size_t k = 0; k < n; k++) {
+    const vq_type_t *t = vq_type(types[k]);
+    vq_values_t *l = &s->lists[k];
+    l->type = types[k];
+    l->values_num = t->ds_num;
+    for (size_t i = 0; i < t->ds_num; i++)
+      l->values[i] = m->num[t->ds[i].field];
+  }
   return VQ_OK;
 }
 

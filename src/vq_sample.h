@@ -1,10 +1,11 @@
 /*
  * vq_sample.h: map a parsed message to what collectd is given.
  *
- * factory_status and machinetype_status become one sample each (a type,
- * the identifier slots and the DS values, NaN where the message had no
- * value). machine_status becomes a finished-machine record: its outcome
- * and the CPU, wall and HS06 seconds that the accounting counters add up.
+ * factory_status and machinetype_status become one sample each: the
+ * identifier slots and, per type of vq_message_types(), the DS values (NaN
+ * where the message had no value). machine_status becomes a finished-machine
+ * record: its outcome and the CPU, wall and HS06 seconds that the accounting
+ * counters add up.
  */
 #ifndef VQ_SAMPLE_H
 #define VQ_SAMPLE_H
@@ -13,11 +14,17 @@
 #include "vq_name.h"
 #include "vq_types.h"
 
+/* The values of one type. */
 typedef struct {
   vq_type_id_t type;
-  vq_ident_t id;
   size_t values_num;
   double values[VQ_MAX_DS];
+} vq_values_t;
+
+typedef struct {
+  vq_ident_t id; /* shared by every value list of the message */
+  size_t lists_num;
+  vq_values_t lists[VQ_MAX_MSG_TYPES]; /* lists[0] carries the meta */
 } vq_sample_t;
 
 /* How a machine finished: the class of its shutdown code, or none. */

@@ -11,40 +11,41 @@
   { n, VQ_DS_DERIVE, 0, NAN, -1 }
 
 /* Every numeric factory_status field that VacMon charts or tables use
- * (time_sent travels as meta instead). */
+ * (time_sent travels as meta instead), in groups of at most four. */
 static const vq_ds_t vq_factory_ds[] = {
     G("running_processors", VQ_N_RUNNING_PROCESSORS),
     G("running_machines", VQ_N_RUNNING_MACHINES),
-    G("running_hs06", VQ_N_RUNNING_HS06),
+    G("running_hs06", VQ_N_RUNNING_HS06), G("load_average", VQ_N_LOAD_AVERAGE)};
+static const vq_ds_t vq_capacity_ds[] = {
     G("max_processors", VQ_N_MAX_PROCESSORS),
-    G("max_machines", VQ_N_MAX_MACHINES),
-    G("max_hs06", VQ_N_MAX_HS06),
-    G("load_average", VQ_N_LOAD_AVERAGE),
-    G("mem_used_kb", VQ_N_MEM_USED_KB),
-    G("mem_total_kb", VQ_N_MEM_TOTAL_KB),
-    G("swap_used_kb", VQ_N_SWAP_USED_KB),
-    G("swap_free_kb", VQ_N_SWAP_FREE_KB),
+    G("max_machines", VQ_N_MAX_MACHINES), G("max_hs06", VQ_N_MAX_HS06),
+    G("boot_time", VQ_N_BOOT_TIME)};
+static const vq_ds_t vq_memory_ds[] = {
+    G("mem_used_kb", VQ_N_MEM_USED_KB), G("mem_total_kb", VQ_N_MEM_TOTAL_KB),
+    G("swap_used_kb", VQ_N_SWAP_USED_KB), G("swap_free_kb", VQ_N_SWAP_FREE_KB)};
+static const vq_ds_t vq_disk_ds[] = {
     G("root_disk_avail_kb", VQ_N_ROOT_DISK_AVAIL_KB),
     G("root_disk_avail_inodes", VQ_N_ROOT_DISK_AVAIL_INODES),
     G("daemon_disk_avail_kb", VQ_N_DAEMON_DISK_AVAIL_KB),
-    G("daemon_disk_avail_inodes", VQ_N_DAEMON_DISK_AVAIL_INODES),
-    G("boot_time", VQ_N_BOOT_TIME),
+    G("daemon_disk_avail_inodes", VQ_N_DAEMON_DISK_AVAIL_INODES)};
+static const vq_ds_t vq_heartbeat_ds[] = {
     G("factory_heartbeat_time", VQ_N_FACTORY_HEARTBEAT_TIME),
     G("responder_heartbeat_time", VQ_N_RESPONDER_HEARTBEAT_TIME),
     G("mjf_heartbeat_time", VQ_N_MJF_HEARTBEAT_TIME),
-    G("metadata_heartbeat_time", VQ_N_METADATA_HEARTBEAT_TIME),
-};
+    G("metadata_heartbeat_time", VQ_N_METADATA_HEARTBEAT_TIME)};
 
+/* Every numeric machinetype_status field, in groups of at most three. */
 static const vq_ds_t vq_mt_ds[] = {
     G("running_processors", VQ_N_RUNNING_PROCESSORS),
     G("running_machines", VQ_N_RUNNING_MACHINES),
-    G("running_hs06", VQ_N_RUNNING_HS06),
-    G("num_before_fizzle", VQ_N_NUM_BEFORE_FIZZLE),
+    G("running_hs06", VQ_N_RUNNING_HS06)};
+static const vq_ds_t vq_mt_limits_ds[] = {
     G("max_processors", VQ_N_MAX_PROCESSORS),
     G("max_wallclock_seconds", VQ_N_MAX_WALLCLOCK_SECONDS),
-    G("bytes_per_processor", VQ_N_BYTES_PER_PROCESSOR),
-    G("num_machinetypes", VQ_N_NUM_MACHINETYPES),
-};
+    G("bytes_per_processor", VQ_N_BYTES_PER_PROCESSOR)};
+static const vq_ds_t vq_mt_info_ds[] = {
+    G("num_before_fizzle", VQ_N_NUM_BEFORE_FIZZLE),
+    G("num_machinetypes", VQ_N_NUM_MACHINETYPES)};
 
 static const vq_ds_t vq_finished_ds[] = {D("machines"), D("cpu_seconds"),
                                          D("wall_seconds"), D("hs06_seconds")};
@@ -61,7 +62,13 @@ static const vq_ds_t vq_queue_ds[] = {G("length", -1)};
 
 static const vq_type_t vq_types[VQ_TYPE_COUNT] = {
     [VQ_TYPE_FACTORY] = T("vacquery_factory", vq_factory_ds),
+    [VQ_TYPE_CAPACITY] = T("vacquery_capacity", vq_capacity_ds),
+    [VQ_TYPE_MEMORY] = T("vacquery_memory", vq_memory_ds),
+    [VQ_TYPE_DISK] = T("vacquery_disk", vq_disk_ds),
+    [VQ_TYPE_HEARTBEAT] = T("vacquery_heartbeat", vq_heartbeat_ds),
     [VQ_TYPE_MT] = T("vacquery_mt", vq_mt_ds),
+    [VQ_TYPE_MT_LIMITS] = T("vacquery_mt_limits", vq_mt_limits_ds),
+    [VQ_TYPE_MT_INFO] = T("vacquery_mt_info", vq_mt_info_ds),
     [VQ_TYPE_FINISHED] = T("vacquery_finished", vq_finished_ds),
     [VQ_TYPE_SITE] = T("vacquery_site", vq_site_ds),
     [VQ_TYPE_STATS] = T("vacquery_stats", vq_stats_ds),
@@ -72,6 +79,24 @@ static const vq_type_t vq_types[VQ_TYPE_COUNT] = {
 
 const vq_type_t *vq_type(vq_type_id_t id) {
   return (unsigned)id < VQ_TYPE_COUNT ? &vq_types[id] : NULL;
+}
+
+const vq_type_id_t *vq_message_types(vq_msg_type_t mt, size_t *n) {
+  static const vq_type_id_t factory[] = {VQ_TYPE_FACTORY, VQ_TYPE_CAPACITY,
+                                         VQ_TYPE_MEMORY, VQ_TYPE_DISK,
+                                         VQ_TYPE_HEARTBEAT};
+  static const vq_type_id_t machinetype[] = {VQ_TYPE_MT, VQ_TYPE_MT_LIMITS,
+                                             VQ_TYPE_MT_INFO};
+  if (mt == VQ_MSG_FACTORY) {
+    *n = sizeof(factory) / sizeof(factory[0]);
+    return factory;
+  }
+  if (mt == VQ_MSG_MACHINETYPE) {
+    *n = sizeof(machinetype) / sizeof(machinetype[0]);
+    return machinetype;
+  }
+  *n = 0;
+  return NULL;
 }
 
 /* An snprintf-style appender: len counts what was asked for, even past

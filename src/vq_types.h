@@ -10,6 +10,8 @@
 #ifndef VQ_TYPES_H
 #define VQ_TYPES_H
 
+#include "vq_message.h"
+
 #include <stddef.h>
 
 typedef enum { VQ_DS_GAUGE, VQ_DS_DERIVE } vq_ds_kind_t;
@@ -27,9 +29,23 @@ typedef struct {
   const vq_ds_t *ds;
 } vq_type_t;
 
+/*
+ * A factory_status becomes the five factory-level types and a
+ * machinetype_status the three machinetype-level ones (vq_message_types()).
+ * Each has at most 4 (factory) or 3 (machinetype) DS: collectd 5.12's
+ * write_graphite formats a whole value list into one 1428-byte buffer and
+ * drops it when the lines do not fit, which with 127-byte names allows no
+ * more (test_types checks the worst case).
+ */
 typedef enum {
-  VQ_TYPE_FACTORY = 0, /* vacquery_factory: one per factory_status */
-  VQ_TYPE_MT,          /* vacquery_mt: one per machinetype_status */
+  VQ_TYPE_FACTORY = 0, /* vacquery_factory: running now, load */
+  VQ_TYPE_CAPACITY,    /* vacquery_capacity: max_*, boot_time */
+  VQ_TYPE_MEMORY,      /* vacquery_memory: memory and swap */
+  VQ_TYPE_DISK,        /* vacquery_disk: root and daemon disk */
+  VQ_TYPE_HEARTBEAT,   /* vacquery_heartbeat: the *_heartbeat_time */
+  VQ_TYPE_MT,          /* vacquery_mt: running now, per machinetype */
+  VQ_TYPE_MT_LIMITS,   /* vacquery_mt_limits: the machinetype's limits */
+  VQ_TYPE_MT_INFO,     /* vacquery_mt_info: fizzles, machinetype count */
   VQ_TYPE_FINISHED,    /* vacquery_finished: finished machine counters */
   VQ_TYPE_SITE,        /* vacquery_site: factories known and stale */
   VQ_TYPE_STATS,       /* vacquery_stats: the receiver's own counters */
@@ -43,7 +59,18 @@ typedef enum {
 const vq_type_t *vq_type(vq_type_id_t id);
 
 /* Largest ds_num of any type. */
-#define VQ_MAX_DS 24
+#define VQ_MAX_DS 5
+
+/* Most types one message becomes. */
+#define VQ_MAX_MSG_TYPES 5
+
+/*
+ * Returns the types a message of type mt becomes, in dispatch order, the
+ * first being the one that carries all the message's meta data, and sets
+ * *n to their number; returns NULL with *n = 0 for a machine_status (which
+ * has counters instead). The array is static.
+ */
+const vq_type_id_t *vq_message_types(vq_msg_type_t mt, size_t *n);
 
 /*
  * Writes the types.db text for all types (one line each, ending in '\n')

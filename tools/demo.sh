@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# The main job (README): build, start a real collectd in the foreground with
-# vacquery and the csv writer, feed it a simulated fleet of Vac and Vcycle
-# factories with vacquery-send, and print what arrived per site and VO next
-# to what was sent. Output (csv files, collectd log, sent summary) goes to
-# OUT (default ./out). Options via environment: SITES SPACES FACTORIES
-# MACHINETYPES FINISHED CYCLES RATE.
+# The main job (README): build, start carbon-cache + graphite-web (Debian
+# packages, ordinary processes, loopback, data in OUT/graphite) and a real
+# collectd in the foreground with vacquery, the csv writer and the shipped
+# write_graphite drop-in; feed it a simulated fleet of Vac and Vcycle
+# factories with vacquery-send; load the graphite-web dashboards and print
+# their URL; write PNGs of the All sites, one Site, one Space and one Factory
+# view rendered by graphite-web into OUT/png/; print what arrived per site
+# and VO next to what was sent. Everything stops at the end unless KEEP=1
+# (then it waits for Ctrl-C with graphite-web up).
+# Options via environment: OUT (default ./out), SITES SPACES FACTORIES
+# MACHINETYPES FINISHED RATE, DURATION (seconds of sending, default 90),
+# GRAPHITE=no (csv only, as before), BUILD (default _build), KEEP=1.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${OUT:-$PWD/out}" && cd "${OUT:-$PWD/out}" && pwd)
 "$top/tools/install-deps.sh"
 
-build="$top/_build"
+build="${BUILD:-$top/_build}"
 if [ ! -x "$build/tools/vacquery-send" ] || [ ! -f "$build/.libs/vacquery.so" ]; then
   echo "demo: building in $build"
   (cd "$top" && autoreconf -fi >/dev/null 2>&1)
@@ -18,9 +24,48 @@ if [ ! -x "$build/tools/vacquery-send" ] || [ ! -f "$build/.libs/vacquery.so" ];
   "$top/configure" >/dev/null && make -j"$(nproc)" >/dev/null
   cd - >/dev/null
 fi
+graphite=${GRAPHITE:-yes}
+py=/usr/bin/python3 # Debian's graphite, carbon and django modules live there
+
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-rm -rf "$out/csv" && mkdir -p "$out/csv"
+rm -rf "$out/csv" "$out/png" && mkdir -p "$out/csv"
+
+include=""
+if [ "$graphite" != no ]; then
+  rm -rf "$out/graphite" && mkdir -p "$out/graphite"
+  # The shipped carbon snippets, with 10-s points instead of 60-s ones so
+  # that a 90-s demo draws curves rather than single points.
+  sed 's/^retentions = .*/retentions = 10s:1d/' "$top/etc/carbon/storage-schemas.conf" \
+    >"$out/graphite/schemas.conf"
+  echo "demo: starting carbon-cache and graphite-web in $out/graphite"
+  "$py" "$top/tests/e2e/graphite_stack.py" serve "$out/graphite/stack" \
+    --schemas "$out/graphite/schemas.conf" \
+    --aggregation "$top/etc/carbon/storage-aggregation.conf" \
+    --env-file "$out/graphite/env" >"$out/graphite/stack.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 150); do [ -f "$out/graphite/env" ] && break; sleep 0.2; done
+  [ -f "$out/graphite/env" ] || { cat "$out/graphite/stack.log"; exit 1; }
+  # shellcheck disable=SC1091
+  . "$out/graphite/env"
+  # The shipped drop-in; only its EDIT lines change (csv is the other
+  # writer), and vacquery values go to csv too, for the summary at the end.
+  sed -e '/# EDIT/s/Host "[^"]*"/Host "127.0.0.1"/' \
+    -e '/Plugin "write_graphite\/vacmon"/a\      Plugin "csv"' \
+    -e "/# EDIT/s/Port \"[^\"]*\"/Port \"$CARBON_PORT\"/" \
+    -e '/# EDIT/s/Plugin "rrdtool"/Plugin "csv"/' \
+    "$top/etc/collectd.d/vacquery_graphite.conf" >"$out/vacquery_graphite.conf"
+  include="PluginDir \"/usr/lib/collectd\"
+Include \"$out/vacquery_graphite.conf\""
+fi
+
 cat >"$out/collectd.conf" <<CONF
 Hostname "vacmon-demo"
 FQDNLookup false
@@ -47,23 +92,71 @@ LoadPlugin vacquery
   RateLimit 0
   ReportInterval 60
 </Plugin>
+$include
 CONF
 
 echo "demo: collectd -f -C $out/collectd.conf (vacquery on 127.0.0.1:$port, csv in $out/csv)"
 : >"$out/collectd.log"
 collectd -f -C "$out/collectd.conf" &
-cpid=$!
-trap 'kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true' EXIT
+pids=($! "${pids[@]}")
 for _ in $(seq 50); do grep -q "Initialization complete" "$out/collectd.log" && break; sleep 0.2; done
 grep -q "Initialization complete" "$out/collectd.log" || { cat "$out/collectd.log"; exit 1; }
 
-echo "demo: sending a simulated fleet"
-"$build/tools/vacquery-send" -H 127.0.0.1 -p "$port" --fleet \
-  --sites "${SITES:-3}" --spaces "${SPACES:-2}" --factories "${FACTORIES:-4}" \
-  --machinetypes "${MACHINETYPES:-3}" --finished "${FINISHED:-2}" \
-  --cycles "${CYCLES:-3}" --rate "${RATE:-500}" --summary-file "$out/sent.txt" |
-  grep -E '^(sent_|send_errors|rate_achieved)'
-sleep 5   # two read intervals: counters and totals reach the csv files
+fleet=(--sites "${SITES:-3}" --spaces "${SPACES:-2}" --factories "${FACTORIES:-4}"
+  --machinetypes "${MACHINETYPES:-3}" --finished "${FINISHED:-2}")
+if [ "$graphite" != no ]; then
+  # About one cycle every 10 s for DURATION seconds: Graphite gets a
+  # history; the summary counts every cycle's finished machines.
+  duration=${DURATION:-90}
+  per_cycle=$(( ${SITES:-3} * ${SPACES:-2} * ${FACTORIES:-4} * (1 + ${MACHINETYPES:-3} + ${FINISHED:-2}) ))
+  rate=$(( per_cycle / 10 > 0 ? per_cycle / 10 : 1 ))
+  echo "demo: sending a simulated fleet for $duration s ($per_cycle messages a cycle, $rate/s)"
+  "$build/tools/vacquery-send" -H 127.0.0.1 -p "$port" --fleet "${fleet[@]}" \
+    --duration "$duration" --rate "$rate" --summary-file "$out/sent.txt" |
+    grep -E '^(sent_|send_errors|rate_achieved)'
+else
+  echo "demo: sending a simulated fleet"
+  "$build/tools/vacquery-send" -H 127.0.0.1 -p "$port" --fleet "${fleet[@]}" \
+    --cycles "${CYCLES:-3}" --rate "${RATE:-500}" --summary-file "$out/sent.txt" |
+    grep -E '^(sent_|send_errors|rate_achieved)'
+fi
+sleep 5 # two read intervals: counters and totals reach the writers
+
+if [ "$graphite" != no ]; then
+  loader="$top/graphs/graphite/vacmon-graphite"
+  "$py" "$loader" load "$GRAPHITE_URL" --instantiate | sed 's/^/demo: graphite-web: /'
+  first=$("$py" - "$GRAPHITE_URL" <<'PY'
+import json, sys, urllib.request, urllib.parse
+q = urllib.parse.urlencode({"query": "vac.*.vacquery.*.*.vacquery_factory"})
+r = json.load(urllib.request.urlopen(sys.argv[1] + "/metrics/expand?" + q))["results"]
+p = sorted(r)[0].split(".")
+print(p[1], p[3], p[4])
+PY
+  ) || first=""
+  mkdir -p "$out/png"
+  if [ -n "$first" ]; then
+    read -r site space factory <<<"$first"
+    from="-$((${DURATION:-90} / 60 + 2))min"
+    for v in "all" "site $site" "space $site.vacquery.$space" \
+      "factory $site.vacquery.$space.$factory"; do
+      set -- $v
+      "$py" "$loader" render "$GRAPHITE_URL" "$@" "$out/png/vacmon-$1.png" \
+        --from="$from" --bucket 30s | sed 's/^/demo: /'
+    done
+    echo "demo: graphite-web: $GRAPHITE_URL/dashboard/vacmon-all"
+    echo "demo:   site:    $GRAPHITE_URL/dashboard/vacmon-site/$site"
+    echo "demo:   space:   $GRAPHITE_URL/dashboard/vacmon-space/$site.vacquery.$space"
+    echo "demo:   factory: $GRAPHITE_URL/dashboard/vacmon-factory/$site.vacquery.$space.$factory"
+  else
+    echo "demo: no factory reached Graphite (see $out/collectd.log)"
+  fi
+fi
 
 echo
 "$top/tools/vacquery-summary" "$out/csv" "$out/sent.txt"
+
+if [ "$graphite" != no ] && [ "${KEEP:-0}" = 1 ]; then
+  echo
+  echo "demo: KEEP=1: graphite-web stays at $GRAPHITE_URL; Ctrl-C stops everything"
+  while kill -0 "${pids[-1]}" 2>/dev/null; do sleep 1; done
+fi

@@ -56,6 +56,14 @@ COOKIE_SITE, COOKIE = "UKI-COOKIE-SITE", "s3cret"
 FIZZLE_SECONDS = 600  # the plugin's default FizzleSeconds
 
 MSG_TYPES = ["factory_status", "machinetype_status", "machine_status"]
+# The value lists one status message becomes; the first carries all meta,
+# the others only the names (site, space, factory[, vo, machinetype]).
+GROUPS = {
+    "vacquery_factory": ["vacquery_factory", "vacquery_capacity", "vacquery_memory",
+                         "vacquery_disk", "vacquery_heartbeat"],
+    "vacquery_mt": ["vacquery_mt", "vacquery_mt_limits", "vacquery_mt_info"],
+}
+ALL_STATUS_TYPES = GROUPS["vacquery_factory"] + GROUPS["vacquery_mt"]
 REASONS = ["oversize", "acl", "rate_limit", "not_json", "not_object",
            "no_message_type", "query", "unknown_message_type",
            "missing_field", "bad_type", "name_too_long", "cookie"]
@@ -727,62 +735,69 @@ class E2E:
                     and any(close(float(r["running_processors"]), 28) for r in rows)), lines[:2]
         CK.eventually("csv plugin stored vacquery_factory for the vac-man factory", csv_ok, 5)
 
-    def check_sample(self, f, m, type_, legacy):
+    def check_sample(self, f, m, group, legacy):
+        """Every value list of GROUPS[group] for message m: names, all DS
+        values (legacy names filled in), interval, and meta."""
         host = sanitise(m["site"])
         pi = sanitise(m["space"]) + "." + sanitise(m["factory"])
         ti = ""
-        if type_ == "vacquery_mt":
+        if group == "vacquery_mt":
             ti = sanitise(vo_of(m.get("fqan"))) + "." + sanitise(m["machinetype"])
-        dsn = self.vq_types[type_]
-        exp = expected_ds(m, dsn, legacy)
-
-        def fn():
-            o = self.store.latest(type_, host=host, plugin_instance=pi, type_instance=ti)
-            if o is None:
-                return False, "no %s value list %s/vacquery-%s/%s-%s" % (type_, host, pi, type_, ti)
-            return o is not None, ""
-        if not CK.eventually("%s: value list %s/vacquery-%s/%s%s" %
-                             (f, host, pi, type_, "-" + ti if ti else ""), fn, 6):
-            return
-        o = self.store.latest(type_, host=host, plugin_instance=pi, type_instance=ti)
-        got = vl_dict(o)
-        bad = {k: (got.get(k), exp[k]) for k in dsn if not close(got.get(k), exp[k])}
-        CK.check("%s: DS names as vacquery_types.db, all %d values (legacy names filled in)"
-                 % (f, len(dsn)), o["dsnames"] == dsn and not bad and
-                 all(t == "gauge" for t in o["dstypes"]), bad or o["dsnames"])
-        CK.check("%s: interval is ReportInterval (30 s)" % f, close(o["interval"], 30),
-                 o["interval"])
-        meta = o.get("meta") or {}
-        keys = ["site", "space", "factory", "vacquery_version"]
-        want = {k: m[k] for k in keys if m.get(k) is not None}
+        names = {k: m[k] for k in ("site", "space", "factory")}
+        if group == "vacquery_mt":
+            names.update(vo=vo_of(m.get("fqan")), machinetype=m["machinetype"])
+        full = dict(names)
+        if m.get("vacquery_version") is not None:
+            full["vacquery_version"] = m["vacquery_version"]
         dv = m.get("daemon_version", m.get("vac_version"))
         if dv is not None:
-            want["daemon_version"] = dv
+            full["daemon_version"] = dv
         if m.get("time_sent") is not None:
-            want["time_sent"] = m["time_sent"]
-        if type_ == "vacquery_factory":
-            for k in ("os_issue", "kernel_version"):
-                if m.get(k) is not None:
-                    want[k] = m[k]
-        else:
-            want["vo"] = vo_of(m.get("fqan"))
-            want["machinetype"] = m["machinetype"]
-            for k in ("fqan", "shutdown_message", "shutdown_machine"):
-                if m.get(k) is not None:
-                    want[k] = m[k]
-        badm = {k: (meta.get(k), v) for k, v in want.items() if meta.get(k) != v}
-        CK.check("%s: meta carries the raw strings (%s)" % (f, ", ".join(sorted(want))),
-                 not badm, badm)
+            full["time_sent"] = m["time_sent"]
+        for k in (("os_issue", "kernel_version") if group == "vacquery_factory"
+                  else ("fqan", "shutdown_message", "shutdown_machine")):
+            if m.get(k) is not None:
+                full[k] = m[k]
+        for i, type_ in enumerate(GROUPS[group]):
+            dsn = self.vq_types[type_]
+            exp = expected_ds(m, dsn, legacy)
 
-    def check_value(self, name, type_, host, pi, ti, values, meta):
-        def fn():
+            def fn():
+                o = self.store.latest(type_, host=host, plugin_instance=pi, type_instance=ti)
+                return o is not None, "no %s value list %s/vacquery-%s/%s-%s" % (
+                    type_, host, pi, type_, ti)
+            if not CK.eventually("%s: value list %s/vacquery-%s/%s%s" %
+                                 (f, host, pi, type_, "-" + ti if ti else ""), fn, 6):
+                continue
             o = self.store.latest(type_, host=host, plugin_instance=pi, type_instance=ti)
-            if o is None:
-                return False, "no value list"
-            v = vl_dict(o)
+            got = vl_dict(o)
+            bad = {k: (got.get(k), exp[k]) for k in dsn if not close(got.get(k), exp[k])}
+            CK.check("%s: %s DS names as vacquery_types.db, all %d values (legacy names "
+                     "filled in), interval ReportInterval (30 s)" % (f, type_, len(dsn)),
+                     o["dsnames"] == dsn and not bad and close(o["interval"], 30)
+                     and all(t == "gauge" for t in o["dstypes"]),
+                     bad or (o["dsnames"], o["interval"]))
+            meta = o.get("meta") or {}
+            want = full if i == 0 else names
+            badm = {k: (meta.get(k), v) for k, v in want.items() if meta.get(k) != v}
+            extra = sorted(set(meta) - set(want))
+            CK.check("%s: %s meta is exactly the raw strings (%s)"
+                     % (f, type_, ", ".join(sorted(want))), not badm and not extra,
+                     (badm, extra))
+
+    def check_value(self, name, group, host, pi, ti, values, meta):
+        """values: DS of any value list of the group; meta: of the first."""
+        def fn():
+            v, first = {}, None
+            for type_ in GROUPS.get(group, [group]):
+                o = self.store.latest(type_, host=host, plugin_instance=pi, type_instance=ti)
+                if o is None:
+                    return False, "no %s value list" % type_
+                first = first or o
+                v.update(vl_dict(o))
             bad = {k: (v.get(k), x) for k, x in values.items() if not close(v.get(k), x)}
-            badm = {k: ((o.get("meta") or {}).get(k), x) for k, x in meta.items()
-                    if (o.get("meta") or {}).get(k) != x}
+            badm = {k: ((first.get("meta") or {}).get(k), x) for k, x in meta.items()
+                    if (first.get("meta") or {}).get(k) != x}
             return not bad and not badm, (bad, badm)
         CK.eventually(name, fn, 5)
 
@@ -1132,7 +1147,7 @@ class E2E:
         CK.check("hostile: nothing rejected was dispatched (no value list or notification for "
                  "site UKI-HOSTILE-REJECT)",
                  not any(o["host"] == "UKI-HOSTILE-REJECT"
-                         for t in ("vacquery_factory", "vacquery_mt", "vacquery_finished")
+                         for t in ALL_STATUS_TYPES + ["vacquery_finished"]
                          for o in self.store.values(t))
                  and not self.store.notifications(host="UKI-HOSTILE-REJECT"))
 

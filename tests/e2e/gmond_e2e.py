@@ -401,11 +401,11 @@ class GmondE2E:
         CK.check("%s: every host has its own IP" % site,
                  all(n == 1 for n in ips.values()), ips.most_common(3))
         want = {"vacquery_factory.running_processors": ("uint32", "processors", "both"),
-                "vacquery_factory.max_machines": ("uint32", "machines", "both"),
+                "vacquery_capacity.max_machines": ("uint32", "machines", "both"),
                 "vacquery_factory.load_average": ("float", "load", "both"),
-                "vacquery_factory.mem_total_kb": ("double", "KiB", "both"),
-                "vacquery_factory.max_hs06": ("float", "HS06", "both"),
-                "vacquery_factory.boot_time": ("uint32", "s", "both")}
+                "vacquery_memory.mem_total_kb": ("double", "KiB", "both"),
+                "vacquery_capacity.max_hs06": ("float", "HS06", "both"),
+                "vacquery_capacity.boot_time": ("uint32", "s", "both")}
         fhost = next((h for n, h in sorted(hosts.items()) if "." in n), None)
         got = {m: (fhost["metrics"][m]["TYPE"], fhost["metrics"][m]["UNITS"],
                    fhost["metrics"][m]["SLOPE"])

@@ -5,6 +5,7 @@
  */
 #include "vq_message.h"
 #include "vq_types.h"
+#include "vq_name.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "vq_test.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,8 +24,6 @@
 #ifndef VQ_TYPES_DB
 #define VQ_TYPES_DB "etc/collectd.d/vacquery_types.db"
 #endif
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Returns the whole text of vq_types_format_db() (caller frees). */
 static char *format_all(size_t *len) {
@@ -164,12 +165,76 @@ static void test_mapped_ds_names_are_field_names(void **state) {
       mapped++;
     }
   }
-  assert_int_equal(mapped, 20 + 8); /* vacquery_factory + vacquery_mt */
-  /* the two message types' samples are fully mapped */
-  for (size_t i = 0; i < vq_type(VQ_TYPE_FACTORY)->ds_num; i++)
-    assert_true(vq_type(VQ_TYPE_FACTORY)->ds[i].field >= 0);
-  for (size_t i = 0; i < vq_type(VQ_TYPE_MT)->ds_num; i++)
-    assert_true(vq_type(VQ_TYPE_MT)->ds[i].field >= 0);
+  assert_int_equal(mapped, 20 + 8); /* factory- and machinetype-level */
+  /* every type a status message becomes is fully mapped */
+  for (int mt = 0; mt < VQ_MSG_TYPE_COUNT; mt++) {
+    size_t n;
+    const vq_type_id_t *types = vq_message_types((vq_msg_type_t)mt, &n);
+    for (size_t k = 0; k < n; k++)
+      for (size_t i = 0; i < vq_type(types[k])->ds_num; i++)
+        assert_true(vq_type(types[k])->ds[i].field >= 0);
+  }
+}
+
+/* Which types each message type becomes, in order; every factory- and
+ * machinetype-level type belongs to exactly one message type. */
+static void test_message_types(void **state) {
+  (void)state;
+  static const struct {
+    vq_msg_type_t mt;
+    size_t n;
+    vq_type_id_t types[VQ_MAX_MSG_TYPES];
+  } cases[] = {
+      {VQ_MSG_FACTORY,
+       5,
+       {VQ_TYPE_FACTORY, VQ_TYPE_CAPACITY, VQ_TYPE_MEMORY, VQ_TYPE_DISK,
+        VQ_TYPE_HEARTBEAT}},
+      {VQ_MSG_MACHINETYPE, 3, {VQ_TYPE_MT, VQ_TYPE_MT_LIMITS, VQ_TYPE_MT_INFO}},
+      {VQ_MSG_MACHINE, 0, {0}},
+      {VQ_MSG_TYPE_COUNT, 0, {0}},
+  };
+  for (size_t i = 0; i < COUNT(cases); i++) {
+    size_t n = 99;
+    const vq_type_id_t *t = vq_message_types(cases[i].mt, &n);
+    CHECK_INT("message type", n, cases[i].n);
+    if (cases[i].n == 0)
+      assert_null(t);
+    for (size_t k = 0; k < n; k++)
+      CHECK_INT(vq_type(cases[i].types[k])->name, t[k], cases[i].types[k]);
+  }
+}
+
+/* Bytes write_graphite (collectd 5.12, format_graphite) writes for one DS
+ * of a value list: "<prefix><host>.vacquery.<pi>.<type>[.<ti>].<ds> <value>
+ * <time>\r\n", with every name slot at its 127-byte maximum and the
+ * longest value "%.15g" prints. */
+static size_t graphite_line_max(const vq_type_t *t, size_t ds, int has_ti) {
+  const size_t slot = VQ_NAME_MAX - 1, value = 22, time = 10;
+  size_t len = strlen("vac.") + slot + strlen(".vacquery.") + slot + 1 +
+               strlen(t->name) + 1 + strlen(t->ds[ds].name) + 1 + value + 1 +
+               time + 2;
+  return len + (has_ti ? slot + 1 : 0);
+}
+
+/* write_graphite formats a whole value list into one 1428-byte buffer and
+ * drops the list when it does not fit: every factory- and machinetype-level
+ * type must fit with the longest names collectd allows. */
+static void test_types_fit_write_graphite(void **state) {
+  (void)state;
+  const size_t wg_send_buf_size = 1428;
+  for (int mt = 0; mt < VQ_MSG_TYPE_COUNT; mt++) {
+    size_t n;
+    const vq_type_id_t *types = vq_message_types((vq_msg_type_t)mt, &n);
+    for (size_t k = 0; k < n; k++) {
+      const vq_type_t *t = vq_type(types[k]);
+      size_t total = 0;
+      for (size_t i = 0; i < t->ds_num; i++)
+        total += graphite_line_max(t, i, mt == VQ_MSG_MACHINETYPE);
+      if (total >= wg_send_buf_size)
+        fail_msg("%s: up to %zu bytes in write_graphite, buffer %zu", t->name,
+                 total, wg_send_buf_size);
+    }
+  }
 }
 
 static int valid_name(const char *s) {
@@ -216,7 +281,13 @@ static void test_type_kinds(void **state) {
     vq_ds_kind_t kind;
   } cases[] = {
       {VQ_TYPE_FACTORY, "vacquery_factory", VQ_DS_GAUGE},
+      {VQ_TYPE_CAPACITY, "vacquery_capacity", VQ_DS_GAUGE},
+      {VQ_TYPE_MEMORY, "vacquery_memory", VQ_DS_GAUGE},
+      {VQ_TYPE_DISK, "vacquery_disk", VQ_DS_GAUGE},
+      {VQ_TYPE_HEARTBEAT, "vacquery_heartbeat", VQ_DS_GAUGE},
       {VQ_TYPE_MT, "vacquery_mt", VQ_DS_GAUGE},
+      {VQ_TYPE_MT_LIMITS, "vacquery_mt_limits", VQ_DS_GAUGE},
+      {VQ_TYPE_MT_INFO, "vacquery_mt_info", VQ_DS_GAUGE},
       {VQ_TYPE_FINISHED, "vacquery_finished", VQ_DS_DERIVE},
       {VQ_TYPE_SITE, "vacquery_site", VQ_DS_GAUGE},
       {VQ_TYPE_STATS, "vacquery_stats", VQ_DS_DERIVE},
@@ -246,6 +317,8 @@ int main(void) {
       cmocka_unit_test(test_format_db_one_line_per_type),
       cmocka_unit_test(test_mapped_ds_names_are_field_names),
       cmocka_unit_test(test_names_unique_and_well_formed),
+      cmocka_unit_test(test_message_types),
+      cmocka_unit_test(test_types_fit_write_graphite),
       cmocka_unit_test(test_type_kinds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

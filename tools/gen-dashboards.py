@@ -1,0 +1,546 @@
+#!/usr/bin/env python3
+"""One definition of the VacMon views; generates the Grafana and graphite-web
+dashboards under graphs/ (collectd-vacmon).
+
+    tools/gen-dashboards.py            write graphs/grafana/dashboards/*.json
+                                       and graphs/graphite/dashboards/*.json
+    tools/gen-dashboards.py --check    exit 1 if a committed file differs
+    tools/gen-dashboards.py --list     print view, panel, target (for tests)
+
+The views follow ../shared/vacquery/VIEWS.md sections 5-8 (All sites, Site,
+Space, Factory) plus what VacMon never had: a VO filter, finished machines
+per hour by outcome and VO, CPU efficiency per VO, stale factories per site,
+and the receiver's own health. Graphite paths are those of the shipped
+write_graphite drop-in (etc/collectd.d/vacquery_graphite.conf):
+
+    vac.<site>.vacquery.<space>.<factory>.vacquery_factory.<ds>
+    vac.<site>.vacquery.<space>.<factory>.vacquery_mt.<vo>.<machinetype>.<ds>
+    vac.<site>.vacquery.<space>.<factory>.vacquery_finished.<vo>.<mt>.<outcome>.<ds>
+    vac.<site>.vacquery.vacquery_site.<ds>
+    vac.<receiver>.vacquery.vacquery_{stats.<ds>,accepted.<type>,rejected.<reason>,queue}
+
+VacMon's arithmetic (VIEWS.md section 3): each sender series is averaged
+over a bucket, then the group is the sum of those averages. Here:
+summarize(<leaf>, '$bucket', 'avg', true), then groupByNode(..., 'sum').
+Standard library only; the output is deterministic (sorted keys, no dates).
+"""
+
+import json
+import os
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GRAFANA_DIR = os.path.join(TOP, "graphs", "grafana", "dashboards")
+GRAPHITE_DIR = os.path.join(TOP, "graphs", "graphite", "dashboards")
+DS_UID = "vacmon-graphite"  # the provisioned datasource (graphs/grafana/datasource.yaml)
+
+# VacMon's time presets (VIEWS.md section 2) and their bucket widths.
+PRESETS = [("1h", "Hour", "5min"), ("2h", "2hr", "6min"), ("4h", "4hr", "12min"),
+           ("1d", "Day", "72min"), ("1w", "Week", "504min"), ("4w", "4week", "2016min"),
+           ("1y", "Year", "26280min")]
+GRAPHITE_WEB_BUCKET = "5min"  # graphite-web dashboards have no variables
+STALE_SECONDS = 3600          # VacMon's "Last message" highlight
+
+# Nodes of the paths above.
+N_SITE, N_SPACE, N_FACTORY, N_VO, N_MT, N_OUTCOME = 1, 3, 4, 6, 7, 8
+
+
+# ---- Graphite expressions ------------------------------------------------------
+
+def scope_nodes(level):
+    """(site, space, factory) path parts for a view level."""
+    return {"all": ("*", "*", "*"), "site": ("$site", "*", "*"),
+            "space": ("$site", "$space", "*"),
+            "factory": ("$site", "$space", "$factory")}[level]
+
+
+# The collectd type that carries each field. write_graphite of collectd 5.12
+# formats one value list into a 1428-byte buffer (WG_SEND_BUF_SIZE), so a
+# type reaches Graphite only with few data sets (at most 4 at factory level,
+# 3 at machinetype level for the longest names): the plugin's fields are
+# grouped accordingly. One place to change if the grouping changes.
+FACTORY_TYPE = dict(
+    [(f, "vacquery_factory") for f in ("running_processors", "running_machines",
+                                       "running_hs06", "load_average")]
+    + [(f, "vacquery_capacity") for f in ("max_processors", "max_machines", "max_hs06",
+                                          "boot_time")]
+    + [(f, "vacquery_memory") for f in ("mem_used_kb", "mem_total_kb", "swap_used_kb",
+                                        "swap_free_kb")]
+    + [(f, "vacquery_disk") for f in ("root_disk_avail_kb", "root_disk_avail_inodes",
+                                      "daemon_disk_avail_kb", "daemon_disk_avail_inodes")]
+    + [(f, "vacquery_heartbeat") for f in ("factory_heartbeat_time", "responder_heartbeat_time",
+                                           "mjf_heartbeat_time", "metadata_heartbeat_time")])
+MT_TYPE = dict(
+    [(f, "vacquery_mt") for f in ("running_processors", "running_machines", "running_hs06")]
+    + [(f, "vacquery_mt_limits") for f in ("max_processors", "max_wallclock_seconds",
+                                           "bytes_per_processor")]
+    + [(f, "vacquery_mt_info") for f in ("num_before_fizzle", "num_machinetypes")])
+
+
+def fac(level, ds):
+    s, sp, f = scope_nodes(level)
+    return "vac.%s.vacquery.%s.%s.%s.%s" % (s, sp, f, FACTORY_TYPE[ds], ds)
+
+
+def mt(level, ds):
+    s, sp, f = scope_nodes(level)
+    return "vac.%s.vacquery.%s.%s.%s.$vo.*.%s" % (s, sp, f, MT_TYPE[ds], ds)
+
+
+def fin(level, ds):
+    s, sp, f = scope_nodes(level)
+    return "vac.%s.vacquery.%s.%s.vacquery_finished.$vo.*.*.%s" % (s, sp, f, ds)
+
+
+def bucket(path, func="avg"):
+    """Each sender series averaged per bucket (VacMon's leaf rule)."""
+    return "summarize(%s,'$bucket','%s',true)" % (path, func)
+
+
+def by(path, node, order="total", positive=False, func="avg"):
+    """Sum of per-sender bucket means, one series per value of node."""
+    e = "groupByNode(%s,%d,'sum')" % (bucket(path, func), node)
+    if positive:  # VacMon: "only if the total over the range is > 0"
+        e = "maximumAbove(%s,0)" % e
+    return ("sortByName(%s)" if order == "name" else "sortByTotal(%s)") % e
+
+
+def total(path, name, func="avg"):
+    return "alias(sumSeries(%s),'%s')" % (bucket(path, func), name)
+
+
+def finished(level, ds, node, size="1h"):
+    """Finished machines (or CPU / wall seconds) per bucket, one series per
+    node: the running totals (StoreRates false) differenced per sender
+    series, summed per bucket, then summed per group. transformNull(0)
+    first, so that a series' first total counts (it starts from nothing)."""
+    align = "false" if size == "1h" else "true"  # per clock hour, or VacMon's buckets
+    return ("groupByNode(summarize(nonNegativeDerivative(transformNull(%s,0)),'%s','sum',%s),"
+            "%d,'sum')" % (fin(level, ds), size, align, node))
+
+
+def age(level, name_nodes):
+    """Seconds since each factory's last factory_status (receive time): at
+    every point, now minus the time of the latest point that had data."""
+    s, sp, f = scope_nodes(level)
+    tmpl = ("removeAboveValue(diffSeries(timeFunction('now'),keepLastValue(multiplySeries("
+            "timeFunction('t'),removeBelowValue(isNonNull(%.vacquery_factory.running_machines),"
+            "1)))),100000000)")
+    return "aliasByNode(applyByNode(vac.%s.vacquery.%s.%s.vacquery_factory.running_machines,"\
+           "%d,\"%s\",'%%'),%s)" % (s, sp, f, N_FACTORY, tmpl,
+                                    ",".join(str(n) for n in name_nodes))
+
+
+def last(level, ds, name_nodes, scale=None):
+    e = "aliasByNode(%s,%s)" % (fac(level, ds), ",".join(str(n) for n in name_nodes))
+    return "scale(%s,%s)" % (e, scale) if scale else e
+
+
+# ---- panels -----------------------------------------------------------------------
+
+def T(expr, overlay=False, label=None):
+    return {"expr": expr, "overlay": overlay, "label": label}
+
+
+def P(title, targets, unit="short", kind="ts", stack=True, link=None, check=None,
+      desc="", width=12, thresholds=None, bars=False):
+    """A panel. check = (summary key, field) for the end-to-end test: each
+    series name is a value of that key and must equal what was sent."""
+    return {"title": title, "targets": targets, "unit": unit, "kind": kind, "stack": stack,
+            "link": link, "check": check, "desc": desc, "width": width,
+            "thresholds": thresholds, "bars": bars}
+
+
+def chart_pair(level, node, what, link, check_key, order, max_overlay=True):
+    """Running processors and running machines by node (VIEWS.md 5-8)."""
+    src = fac if node in (N_SITE, N_SPACE, N_FACTORY) else mt
+    out = []
+    for field, label in (("running_processors", "processors"), ("running_machines", "machines")):
+        targets = [T(by(src(level, field), node, order,
+                        positive=(src is mt)))]
+        if field == "running_processors" and max_overlay:
+            targets.append(T(total(fac(level, "max_processors"), "Max processors"), overlay=True))
+        out.append(P("Running %s by %s" % (label, what), targets, link=link,
+                     check=(check_key, field) if check_key else None))
+    return out
+
+
+def hs06_pair(level, node, what, link):
+    src = fac if node in (N_SITE, N_SPACE, N_FACTORY) else mt
+    return [P("Running HS06 by %s" % what,
+              [T(by(src(level, "running_hs06"), node, "total", positive=True))],
+              link=link, desc="Only %ss publishing HS06." % what)]
+
+
+def beyond(level):
+    """Panels VacMon never had, for the All sites and Site views."""
+    out = [
+        P("Finished machines per hour by outcome",
+          [T("sortByTotal(%s)" % finished(level, "machines", N_OUTCOME))], bars=True,
+          unit="short",
+          desc="Shutdown-code class 100..700, other, fizzle (short, no code) or none."),
+        P("Finished machines per hour by VO",
+          [T("sortByTotal(%s)" % finished(level, "machines", N_VO))], bars=True),
+        P("CPU efficiency by VO (CPU seconds / wall seconds)",
+          [T("aliasSub(divideSeriesLists(%s,%s),'^divideSeries\\(([^,]*),.*$','\\1')"
+             % (finished(level, "cpu_seconds", N_VO, "$bucket"),
+                finished(level, "wall_seconds", N_VO, "$bucket")))],
+          unit="short", stack=False,
+          desc="CPU seconds per wall-clock second of the machines that finished in each "
+               "bucket: the processors a machine kept busy on average (divide by the "
+               "processors per machine for a fraction). Vcycle reports wall-clock seconds "
+               "as cpu_seconds, so its machines show 1."),
+    ]
+    site = "*" if level == "all" else "$site"
+    out.append(P("Stale factories by site",
+                 [T("aliasByNode(vac.%s.vacquery.vacquery_site.stale_factories,1)" % site),
+                  T("alias(sumSeries(vac.%s.vacquery.vacquery_site.factories),'Known factories')"
+                    % site, overlay=True)],
+                 desc="Factories silent for longer than the plugin's StaleTimeout.",
+                 link="site" if level == "all" else None))
+    return out
+
+
+def health():
+    """The receiver's own counters (running totals: transformNull(0) so that
+    the first total after collectd's start counts)."""
+    r = "vac.*.vacquery"
+    return [
+        P("Receiver: datagrams per second",
+          [T("aliasByNode(perSecond(transformNull(%s.vacquery_stats.{received,accepted,rejected,"
+             "kernel_drops,queue_drops},0)),1,4)" % r)], unit="pps", stack=False,
+          desc="received = accepted + rejected + queue_drops; kernel_drops: socket buffer full."),
+        P("Receiver: rejected per second by reason",
+          [T("aliasByNode(perSecond(transformNull(%s.vacquery_rejected.*,0)),1,4)" % r)],
+          unit="pps"),
+        P("Receiver: accepted per second by message type",
+          [T("aliasByNode(perSecond(transformNull(%s.vacquery_accepted.*,0)),1,4)" % r)],
+          unit="pps"),
+        P("Receiver: hand-off queue length",
+          [T("aliasByNode(%s.vacquery_queue,1)" % r)], stack=False),
+    ]
+
+
+def factory_table(level):
+    """VacMon's "Most recent update" table as far as Graphite carries it: the
+    latest values (one row per factory and value) and the time since each
+    factory's last message, red after one hour."""
+    nodes = [N_SPACE, N_FACTORY] if level == "site" else [N_FACTORY]
+    cols = (("load_average", "Load"), ("running_processors", "Procs"),
+            ("max_processors", "Max procs"), ("running_machines", "Machines"),
+            ("max_machines", "Max machines"), ("running_hs06", "HS06"))
+    return [
+        P("Most recent update from factories",
+          [T("aliasSub(%s,'$',' %s')" % (last(level, ds, nodes), label), label=label)
+           for ds, label in cols],
+          kind="table", width=16, desc="Latest value of each factory in the range."),
+        P("Time since last message",
+          [T(age(level, nodes))], kind="table", width=8, unit="s", thresholds=STALE_SECONDS,
+          desc="Seconds since the factory's last factory_status; red after one hour."),
+    ]
+
+
+VIEWS = [
+    {"uid": "vacmon-all", "title": "VacMon: All sites", "level": "all",
+     "vars": ["vo"],
+     "panels": chart_pair("all", N_SITE, "site", "site", "site", "total")
+     + chart_pair("all", N_VO, "VO", None, "vo", "total", max_overlay=False)
+     + hs06_pair("all", N_SITE, "site", "site") + hs06_pair("all", N_VO, "VO", None)
+     + beyond("all") + health()},
+    {"uid": "vacmon-site", "title": "VacMon: Site", "level": "site",
+     "vars": ["site", "vo"],
+     "panels": chart_pair("site", N_SPACE, "space", "space", "space", "name")
+     + chart_pair("site", N_VO, "VO", None, "site_vo", "total", max_overlay=False)
+     + hs06_pair("site", N_SPACE, "space", "space") + hs06_pair("site", N_VO, "VO", None)
+     + beyond("site")},
+    {"uid": "vacmon-space", "title": "VacMon: Space", "level": "space",
+     "vars": ["site", "space", "vo"],
+     "panels": [P("CPU load by factory",
+                  [T(by(fac("space", "load_average"), N_FACTORY, "name"))], link="factory",
+                  desc="15-minute load average of each factory, stacked.")]
+     + chart_pair("space", N_FACTORY, "factory", "factory", None, "name")
+     + chart_pair("space", N_MT, "machinetype", None, "machinetype", "total")
+     + hs06_pair("space", N_FACTORY, "factory", "factory")
+     + hs06_pair("space", N_MT, "machinetype", None)
+     + factory_table("space")},
+    {"uid": "vacmon-factory", "title": "VacMon: Factory", "level": "factory",
+     "vars": ["site", "space", "factory", "vo"],
+     "panels": [
+         P("CPU load & running processors",
+           [T("alias(%s,'Load average')" % bucket(fac("factory", "load_average"))),
+            T(total(fac("factory", "running_processors"), "Running processors"), overlay=True),
+            T(total(fac("factory", "max_processors"), "Max processors"), overlay=True)]),
+         P("Running processors by machinetype",
+           [T(by(mt("factory", "running_processors"), N_MT, "total", positive=True)),
+            T(total(fac("factory", "max_processors"), "Max processors"), overlay=True)]),
+         P("Memory and swap (MiB)",
+           [T("alias(scale(%s,0.0009765625),'Mem used')" % bucket(fac("factory", "mem_used_kb"))),
+            T("alias(scale(diffSeries(%s,%s),0.0009765625),'Mem free')" % (
+                bucket(fac("factory", "mem_total_kb")), bucket(fac("factory", "mem_used_kb")))),
+            T("alias(scale(%s,0.0009765625),'Swap used')" % bucket(fac("factory",
+                                                                         "swap_used_kb"))),
+            T("alias(scale(%s,0.0009765625),'Swap free')" % bucket(fac("factory",
+                                                                         "swap_free_kb")))],
+           unit="mbytes", desc="Stacked: the top is MemTotal + SwapTotal."),
+         P("Available disk (MiB)",
+           [T("alias(scale(%s,0.0009765625),'Root disk free')" % bucket(
+               fac("factory", "root_disk_avail_kb"))),
+            T("alias(scale(%s,0.0009765625),'Daemon disk free')" % bucket(
+                fac("factory", "daemon_disk_avail_kb")))],
+           unit="mbytes", desc="VacMon divided KiB by 1000 and said MB; this is MiB."),
+         P("Running machines by machinetype",
+           [T(by(mt("factory", "running_machines"), N_MT, "total", positive=True))]),
+         P("Running HS06 by machinetype",
+           [T(by(mt("factory", "running_hs06"), N_MT, "total", positive=True))]),
+         P("Finished machines per hour by outcome",
+           [T("sortByTotal(%s)" % finished("factory", "machines", N_OUTCOME))], bars=True),
+     ] + factory_table("factory") + [
+         P("Machinetypes on this factory (latest)",
+           [T("aliasSub(aliasByNode(%s,%d),'$',' %s')" % (mt("factory", ds), N_MT, label),
+              label=label) for ds, label in
+            (("running_processors", "processors"), ("running_machines", "machines"),
+             ("running_hs06", "HS06"))],
+           kind="table", width=24),
+     ]},
+]
+
+LINKS = {"site": "vacmon-site", "space": "vacmon-space", "factory": "vacmon-factory"}
+
+
+def variables(view):
+    """Template variables: expand() queries so that only real sites, spaces,
+    factories and VOs are offered (not the receiver's own host node)."""
+    q = {
+        "site": ("expand(vac.*.vacquery.*.*.vacquery_factory)", r"/^vac\.([^.]+)\./"),
+        "space": ("expand(vac.$site.vacquery.*.*.vacquery_factory)",
+                  r"/^vac\.[^.]+\.vacquery\.([^.]+)\./"),
+        "factory": ("expand(vac.$site.vacquery.$space.*.vacquery_factory)",
+                    r"/^vac\.[^.]+\.vacquery\.[^.]+\.([^.]+)\./"),
+        "vo": ("expand(vac.%s.vacquery.%s.%s.vacquery_mt.*)" % tuple(
+            "$" + v if v in view["vars"] else "*" for v in ("site", "space", "factory")),
+            r"/\.vacquery_mt\.([^.]+)$/"),
+    }
+    out = []
+    for name in view["vars"]:
+        query, regex = q[name]
+        multi = name == "vo"
+        out.append({
+            "name": name, "label": name.upper() if name == "vo" else name.capitalize(),
+            "type": "query", "datasource": {"type": "graphite", "uid": DS_UID},
+            "query": query, "definition": query, "regex": regex, "refresh": 2,
+            "multi": multi, "includeAll": multi, "allValue": "*" if multi else None,
+            "sort": 1, "current": {}, "options": [], "hide": 0,
+        })
+    out.append({
+        "name": "bucket", "label": "Bucket", "type": "custom", "hide": 0,
+        "description": "VacMon's bucket for each preset: 20 buckets, at least 5 min.",
+        "query": ",".join("%s : %s" % (label, b) for _, label, b in PRESETS),
+        "options": [{"text": label, "value": b, "selected": b == "72min"}
+                    for _, label, b in PRESETS],
+        "current": {"text": "Day", "value": "72min"}, "multi": False, "includeAll": False,
+    })
+    return out
+
+
+def drill_url(view, var):
+    """Data link from a series (named by site, space or factory) to the
+    dashboard one level down, keeping the time range and the VO filter."""
+    keep = [v for v in ("site", "space", "factory") if v in view["vars"] and v != var]
+    q = "".join("&var-%s=${%s}" % (v, v) for v in keep)
+    return "/d/%s?var-%s=${__series.name}%s&${vo:queryparam}&${__url_time_range}" % (
+        LINKS[var], var, q)
+
+
+def grafana_panel(view, p, pid, x, y):
+    ds = {"type": "graphite", "uid": DS_UID}
+    targets = [{"refId": chr(ord("A") + i), "target": t["expr"], "datasource": ds}
+               for i, t in enumerate(p["targets"])]
+    panel = {"id": pid, "title": p["title"], "description": p["desc"], "datasource": ds,
+             "gridPos": {"h": 9 if p["kind"] == "ts" else 10, "w": p["width"], "x": x, "y": y},
+             "targets": targets}
+    if p["kind"] == "ts":
+        panel.update({
+            "type": "timeseries",
+            "fieldConfig": {
+                "defaults": {
+                    "unit": p["unit"], "min": 0,
+                    "custom": {"drawStyle": "bars" if p["bars"] else "line", "lineWidth": 2,
+                               "showPoints": "never",
+                               "fillOpacity": 50 if p["stack"] else 0,
+                               "stacking": {"mode": "normal" if p["stack"] else "none",
+                                            "group": "A"},
+                               "spanNulls": False},
+                    "links": ([{"title": "Open %s" % p["link"], "url": drill_url(view, p["link"])}]
+                              if p["link"] else []),
+                },
+                "overrides": [{
+                    "matcher": {"id": "byFrameRefID", "options": chr(ord("A") + i)},
+                    "properties": [{"id": "custom.stacking", "value": {"mode": "none"}},
+                                   {"id": "custom.fillOpacity", "value": 0},
+                                   {"id": "custom.lineStyle",
+                                    "value": {"fill": "dash", "dash": [10, 10]}}]}
+                    for i, t in enumerate(p["targets"]) if t["overlay"]],
+            },
+            "options": {"legend": {"displayMode": "table", "placement": "bottom",
+                                   "calcs": ["lastNotNull", "max"]},
+                        "tooltip": {"mode": "multi", "sort": "desc"}},
+        })
+    else:
+        steps = [{"color": "transparent", "value": None}]
+        if p["thresholds"]:
+            steps.append({"color": "#ffdddd", "value": p["thresholds"]})
+        panel.update({
+            "type": "table",
+            "transformations": [
+                {"id": "reduce", "options": {"mode": "seriesToRows", "reducers": ["lastNotNull"],
+                                             "includeTimeField": False}},
+                {"id": "sortBy", "options": {"sort": [{"field": "Field"}]}},
+            ],
+            "fieldConfig": {"defaults": {
+                "unit": p["unit"], "decimals": 2 if p["unit"] == "short" else 0,
+                "thresholds": {"mode": "absolute", "steps": steps},
+                "custom": {"cellOptions": {"type": "color-background" if p["thresholds"]
+                                           else "auto"}}}, "overrides": []},
+            "options": {"showHeader": True},
+        })
+    return panel
+
+
+def grafana(view):
+    panels, x, y, pid = [], 0, 0, 1
+    for p in view["panels"]:
+        if x + p["width"] > 24:
+            x, y = 0, y + 10
+        panels.append(grafana_panel(view, p, pid, x, y))
+        pid += 1
+        x += p["width"]
+    links = [] if view["uid"] == "vacmon-all" else [
+        {"title": "All sites", "type": "link", "url": "/d/vacmon-all", "keepTime": True,
+         "includeVars": False, "icon": "dashboard"}]
+    for v, uid in (("site", "vacmon-site"), ("space", "vacmon-space"),
+                   ("factory", "vacmon-factory")):
+        if uid != view["uid"]:
+            links.append({"title": v.capitalize(), "type": "link", "url": "/d/" + uid,
+                          "keepTime": True, "includeVars": True, "icon": "dashboard"})
+    return {
+        "uid": view["uid"], "title": view["title"], "id": None,
+        "tags": ["vacmon", "collectd-vacmon"], "timezone": "utc", "editable": True,
+        "graphTooltip": 1, "schemaVersion": 39, "version": 1, "refresh": "1m",
+        "time": {"from": "now-1d", "to": "now"},
+        "timepicker": {"refresh_intervals": ["1m", "5m", "15m"],
+                       "time_options": [k for k, _, _ in PRESETS],
+                       "quick_ranges": [{"display": "Last " + label, "from": "now-" + k,
+                                         "to": "now"} for k, label, _ in PRESETS]},
+        "templating": {"list": variables(view)},
+        "annotations": {"list": []},
+        "links": links,
+        "panels": panels,
+    }
+
+
+# ---- graphite-web ------------------------------------------------------------------
+
+# graphite-web templates replace one key string with the value in the URL:
+# /dashboard/vacmon-site/<site>, /dashboard/vacmon-space/<site>.vacquery.<space>,
+# /dashboard/vacmon-factory/<site>.vacquery.<space>.<factory>.
+GW_KEY = {"all": None, "site": "VACMONSITE",
+          "space": "VACMONSITE.vacquery.VACMONSPACE",
+          "factory": "VACMONSITE.vacquery.VACMONSPACE.VACMONFACTORY"}
+
+
+def graphite_expr(expr, subst):
+    for k in sorted(subst, key=len, reverse=True):
+        expr = expr.replace("$" + k, subst[k])
+    return expr
+
+
+def graphite_web(view):
+    subst = {"site": "VACMONSITE", "space": "VACMONSPACE", "factory": "VACMONFACTORY",
+             "vo": "*", "bucket": GRAPHITE_WEB_BUCKET}
+    graphs = []
+    panels = []
+    for p in view["panels"]:  # a table: one graph per column (legends stay short)
+        if p["kind"] == "table" and len(p["targets"]) > 1:
+            panels += [dict(p, title="%s: %s" % (p["title"], t["label"] or i + 1), targets=[t])
+                       for i, t in enumerate(p["targets"])]
+        else:
+            panels.append(p)
+    for i, p in enumerate(panels):
+        params = {"title": p["title"], "target": [], "areaMode": "none", "yMin": 0,
+                  "lineWidth": 2, "hideLegend": "false"}
+        for t in p["targets"]:
+            e = graphite_expr(t["expr"], subst)
+            if p["kind"] == "table":
+                e = "legendValue(%s,'last')" % e
+            elif t["overlay"]:  # a plain dashed line over the stack, its name kept
+                e = "aliasSub(dashed(%s),'^dashed\\((.*), [0-9.]+\\)$','\\1')" % e
+            elif p["stack"]:
+                e = "aliasSub(stacked(%s),'^stacked\\((.*)\\)$','\\1')" % e
+            params["target"].append(e)
+        graphs.append(["%s-%02d" % (view["uid"], i + 1), params,
+                       "/render?" + "&".join("target=" + t for t in params["target"])])
+    return {
+        "name": view["uid"],
+        "key": GW_KEY[view["level"]],
+        "state": {
+            "name": view["uid"],
+            "timeConfig": {"type": "relative", "relativeStartQuantity": "1",
+                           "relativeStartUnits": "days", "relativeUntilQuantity": "",
+                           "relativeUntilUnits": "now"},
+            "refreshConfig": {"enabled": False, "interval": 60000},
+            "graphSize": {"width": 500, "height": 300},
+            "defaultGraphParams": {"from": "-1days", "until": "now", "width": 500,
+                                   "height": 300, "tz": "UTC", "bgcolor": "#f8f8f8",
+                                   "fgcolor": "#333333", "majorGridLineColor": "#cccccc",
+                                   "minorGridLineColor": "#eeeeee",
+                                   "colorList": "#fe9592,#534f4c,#3ac2c0,#a2a7a1,#fd4b46,"
+                                                "#7b7571,#73d5d4,#c9ccc9,#ffdfde,#2e9b99"},
+            "graphs": graphs,
+        },
+    }
+
+
+# ---- output -----------------------------------------------------------------------
+
+def dump(obj):
+    return json.dumps(obj, indent=2, sort_keys=True) + "\n"
+
+
+def outputs():
+    out = {}
+    for v in VIEWS:
+        out[os.path.join(GRAFANA_DIR, v["uid"] + ".json")] = dump(grafana(v))
+        out[os.path.join(GRAPHITE_DIR, v["uid"] + ".json")] = dump(graphite_web(v))
+    return out
+
+
+def main(argv):
+    if "--list" in argv:
+        for v in VIEWS:
+            for p in v["panels"]:
+                for t in p["targets"]:
+                    print("%s\t%s\t%s" % (v["uid"], p["title"], t["expr"]))
+        return 0
+    stale = []
+    for path, text in sorted(outputs().items()):
+        try:
+            with open(path) as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        if "--check" in argv:
+            if not same:
+                stale.append(os.path.relpath(path, TOP))
+        elif not same:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+            print("wrote %s" % os.path.relpath(path, TOP))
+    if stale:
+        print("out of date (run tools/gen-dashboards.py): " + " ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

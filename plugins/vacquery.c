@@ -706,13 +706,17 @@ static vq_reason_t vq_handle(const vq_message_t *m, cdtime_t time) {
   }
   /* The first value list carries every string of the message, the others
    * only the names: collectd's cache keeps a copy of each list's meta. */
+  meta_data_t *md = vq_meta_for(m, true);
   for (size_t k = 0; k < s.lists_num; k++) {
-    meta_data_t *md = vq_meta_for(m, k == 0);
+    if (k == 1) {
+      meta_data_destroy(md);
+      md = vq_meta_for(m, false);
+    }
     vq_dispatch(s.id.host, s.id.plugin_instance, s.lists[k].type,
                 s.id.type_instance, s.lists[k].values, time,
                 vq_conf.report_interval, md);
-    meta_data_destroy(md);
   }
+  meta_data_destroy(md);
   return VQ_OK;
 }
 

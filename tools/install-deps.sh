@@ -7,7 +7,7 @@ pkgs=(
   collectd-core collectd-dev libyajl2                    # collectd 5.12, headers, write_http JSON
   libjson-c-dev libcmocka-dev                            # parser, unit tests
   clang clang-format libclang-rt-14-dev valgrind         # fuzzer, sanitizers, valgrind, style
-  python3 procps iproute2                                # e2e harness, ps, ss
+  python3 procps iproute2 openssl                        # e2e harness, ps, ss, test TLS certificates
   libcurl4-openssl-dev                                   # write_elasticsearch
   libganglia1-dev libtirpc-dev ganglia-monitor gmetad rrdtool  # write_gmond, its e2e daemons
   graphite-carbon graphite-web python3-django            # carbon-cache + graphite-web

@@ -1,0 +1,36 @@
+/*
+ * es_template.h: the composable index templates the writer installs
+ * (PUT _index_template/<prefix>-<metrics|events>).
+ *
+ * The shipped files graphs/elasticsearch/vacmon-{metrics,events}.json are
+ * the templates for IndexPrefix "vacmon" and IndexMode daily; the build
+ * embeds them (es_template_metrics_json, es_template_events_json) and
+ * es_template_body adapts one to the configured prefix and mode.
+ */
+#ifndef ES_TEMPLATE_H
+#define ES_TEMPLATE_H
+
+#include "es_doc.h"
+
+#include <stddef.h>
+
+/* The shipped template files, embedded at build time (es_templates.c). */
+extern const char es_template_metrics_json[];
+extern const char es_template_events_json[];
+
+/* Writes the template name "<prefix>-<metrics|events>" into buf. Returns 0,
+ * or -1 when it does not fit. */
+int es_template_name(char *buf, size_t size, const char *prefix,
+                     es_kind_t kind);
+
+/* Returns the request body for template_json (a template as shipped)
+ * adapted to prefix and mode: index_patterns becomes
+ * ["<prefix>-<kind>-*"] (daily) or ["<prefix>-<kind>"] with
+ * "data_stream":{} (datastream; removed in daily mode). The caller frees
+ * the result. Returns NULL, with a message in err, when template_json is
+ * not a JSON object or memory runs out. */
+char *es_template_body(const char *template_json, es_kind_t kind,
+                       es_mode_t mode, const char *prefix, char *err,
+                       size_t errlen);
+
+#endif

@@ -1,0 +1,929 @@
+#!/usr/bin/env python3
+"""End-to-end test of the write_elasticsearch collectd plugin.
+
+One real collectd 5.12 runs vacquery, write_http (JSON, to a sink in this
+process: the record of everything collectd dispatched) and
+write_elasticsearch with two nodes:
+
+  "es": IndexMode daily, to tests/es_server/es_server.py as Elasticsearch 8
+        (the fault-injection target);
+  "os": IndexMode datastream, basic auth, to a second es_server.py as
+        OpenSearch 2;
+  "tls": IndexMode daily, HTTPS (CACert, VerifyPeer, VerifyHost), a client
+        certificate and an API key, to a third es_server.py (Elasticsearch 8,
+        certificates made by openssl for this run).
+
+tools/vacquery-send feeds it the example messages and simulated fleets while
+the "es" server goes through: an outage of 10 s, a burst of whole-request
+429s, partial item failures (429 and 503), answers lost after the documents
+were stored, 413s, a mapping error, and a collectd restart while documents
+are spooled. At the end collectd stops and every value list and
+notification the sink got must be stored exactly once in each cluster, with
+the same content (by identifier and time, not only by count), except the
+one document the mapping error sends to the dead-letter file.
+
+The mapping error is provoked as schema drift provokes it on a real
+cluster: a finished machine's message carries an extra field e2e_probe = 5,
+which the shipped events template maps dynamically as double; a second one
+carries e2e_probe = "not-a-number", which the cluster refuses with 400
+document_parsing_exception (mapper_parsing_exception on OpenSearch).
+
+Environment: top_srcdir, top_builddir, VQ_PLUGIN_DIR, VQ_SEND (see
+run-es.sh); optional COLLECTD, VQ_E2E_KEEP=1. Standard library only. Prints
+one line per check and ends with `N passed, M failed`.
+"""
+
+import base64
+import collections
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import e2e  # noqa: E402  (helpers only; it runs nothing on import)
+from e2e import Checks, Sink, SinkHandler, Store, stop_proc, wait_for, _pdeathsig  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "es_server"))
+import es_server  # noqa: E402  (make_test_pki)
+
+TOP_SRCDIR = e2e.TOP_SRCDIR
+PLUGIN_DIR = e2e.PLUGIN_DIR
+VQ_SEND = e2e.VQ_SEND
+COLLECTD = e2e.COLLECTD
+SERVER = os.path.join(TOP_SRCDIR, "tests", "es_server", "es_server.py")
+TEMPLATES = os.path.join(TOP_SRCDIR, "graphs", "elasticsearch")
+FIXTURES = e2e.FIXTURES
+HOSTNAME = "es-e2e"
+OS_USER, OS_PASSWORD = "vacmon", "e2e-secret"
+TLS_KEY_ID = "e2e-id:e2e-api-key"  # the node sends base64 of it, as ES returns it in "encoded"
+TLS_API_KEY = base64.b64encode(TLS_KEY_ID.encode()).decode()
+PROBE = "e2e_probe"
+TIME_TOL = 0.0015  # write_http prints %.3f, @timestamp has milliseconds
+
+CK = Checks()
+PROCS = []
+T0 = time.monotonic()
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def stop_all():
+    for p in PROCS:
+        try:
+            stop_proc(p, 5)
+        except Exception:
+            pass
+
+
+# ---- the test servers ------------------------------------------------------------
+
+class EsServer:
+    """es_server.py as a child process; control through its control port."""
+
+    def __init__(self, tmp, name, node, flavour, extra=(), auth=None, pki=None):
+        self.name, self.node, self.auth = name, node, auth
+        self.ctx = None
+        if pki is not None:  # HTTPS with a client certificate
+            self.ctx = ssl.create_default_context(cafile=pki["ca"])
+            self.ctx.load_cert_chain(pki["client_cert"], pki["client_key"])
+        pf = os.path.join(tmp, name + ".ports")
+        self.out = open(os.path.join(tmp, name + ".log"), "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, SERVER, "--port", "0", "--control-port", "0", "--port-file", pf,
+             "--flavour", flavour, "--quiet"] + list(extra),
+            stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_pdeathsig)
+        PROCS.append(self.proc)
+        if not wait_for(lambda: os.path.exists(pf) or self.proc.poll() is not None, 15):
+            raise RuntimeError("%s did not start" % name)
+        self.port, self.cport = (int(x) for x in open(pf).read().split())
+        self.url = "%s://127.0.0.1:%d" % ("https" if pki else "http", self.port)
+
+    def _req(self, port, method, path, body=None, auth=None, ctx=None):
+        data = json.dumps(body).encode() if body is not None else None
+        r = urllib.request.Request("%s://127.0.0.1:%d%s" % ("https" if ctx else "http", port,
+                                                            path), data=data, method=method)
+        if data is not None:
+            r.add_header("Content-Type", "application/json")
+        if auth:
+            r.add_header("Authorization", auth)
+        try:
+            with urllib.request.urlopen(r, timeout=20, context=ctx) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def ctl(self, method, path, body=None):
+        return self._req(self.cport, method, path, body)
+
+    def api(self, method, path, body=None):
+        """The cluster API on the main port (with the node's credentials)."""
+        return self._req(self.port, method, path, body, self.auth, self.ctx)
+
+    def fault(self, **spec):
+        st, body = self.ctl("POST", "/_fault", spec)
+        if st != 200:
+            raise RuntimeError("fault %s: %s %s" % (spec, st, body))
+        return body
+
+    def stats(self):
+        return self.ctl("GET", "/_test/stats")[1]
+
+    def docs(self):
+        return self.ctl("GET", "/_test/docs?index=vacmon-*")[1]["docs"]
+
+
+# ---- collectd --------------------------------------------------------------------
+
+def collectd_conf(d, sink_port, vq_port, es, os_, tls, pki):
+    return f'''# written by tests/e2e/es_e2e.py
+Hostname "{HOSTNAME}"
+FQDNLookup false
+BaseDir "{d}"
+PIDFile "{d}/collectd.pid"
+Interval 1
+WriteThreads 4
+TypesDB "{e2e.STOCK_TYPES_DB}"
+PluginDir "{e2e.STOCK_PLUGIN_DIR}"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "{d}/collectd.log"
+  Timestamp true
+  PrintSeverity true
+</Plugin>
+<LoadPlugin write_http>
+  FlushInterval 1
+</LoadPlugin>
+<Plugin write_http>
+  <Node "sink">
+    URL "http://127.0.0.1:{sink_port}/main"
+    Format "JSON"
+    StoreRates false
+    Metrics true
+    Notifications true
+    BufferSize 65536
+  </Node>
+</Plugin>
+PluginDir "{PLUGIN_DIR}"
+LoadPlugin vacquery
+<Plugin vacquery>
+  Listen "127.0.0.1" "{vq_port}"
+  RateLimit 0
+  ReportInterval 30
+</Plugin>
+LoadPlugin write_elasticsearch
+<Plugin write_elasticsearch>
+  <Node "es">
+    URL "{es.url}"
+    IndexMode "daily"
+    IndexPrefix "vacmon"
+    BatchSize 200
+    FlushInterval 1
+    Timeout 5
+    ConnectTimeout 2
+    RetryInitial 0.2
+    RetryMax 2
+    MaxRetries 0
+    SpoolDir "{d}/spool-es"
+    SpoolMaxSize 1073741824
+    DeadLetterFile "{d}/dead-letter-es.ndjson"
+    InstallTemplates true
+    Metrics true
+    Notifications true
+    StoreRates false
+  </Node>
+  <Node "os">
+    URL "{os_.url}"
+    IndexMode "datastream"
+    IndexPrefix "vacmon"
+    User "{OS_USER}"
+    Password "{OS_PASSWORD}"
+    BatchSize 500
+    FlushInterval 1
+    RetryInitial 0.2
+    RetryMax 2
+    SpoolDir "{d}/spool-os"
+    DeadLetterFile "{d}/dead-letter-os.ndjson"
+  </Node>
+  <Node "tls">
+    URL "{tls.url}"
+    IndexMode "daily"
+    IndexPrefix "vacmon"
+    CACert "{pki["ca"]}"
+    ClientCert "{pki["client_cert"]}"
+    ClientKey "{pki["client_key"]}"
+    VerifyPeer true
+    VerifyHost true
+    APIKey "{TLS_API_KEY}"
+    FlushInterval 1
+    RetryInitial 0.2
+    RetryMax 2
+    SpoolDir "{d}/spool-tls"
+    DeadLetterFile "{d}/dead-letter-tls.ndjson"
+  </Node>
+</Plugin>
+'''
+
+
+class Collectd:
+    def __init__(self, d, conf_text):
+        self.dir = d
+        os.makedirs(d, exist_ok=True)
+        self.conf = os.path.join(d, "collectd.conf")
+        self.logfile = os.path.join(d, "collectd.log")
+        with open(self.conf, "w") as f:
+            f.write(conf_text)
+        self.proc = None
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        self.mark = len(self.log_text())
+        self.out = open(os.path.join(self.dir, "stdout-%d.txt" % self.starts), "wb")
+        self.proc = subprocess.Popen([COLLECTD, "-f", "-C", self.conf], stdout=self.out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     preexec_fn=_pdeathsig)
+        PROCS.append(self.proc)
+
+    def log_text(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def this_run(self):
+        return self.log_text()[self.mark:]
+
+    def wait_ready(self, timeout=20):
+        wait_for(lambda: "Initialization complete" in self.this_run()
+                 or self.proc.poll() is not None, timeout, 0.1)
+        return self.proc.poll() is None and "Initialization complete" in self.this_run()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def tail(self, n=30):
+        lines = self.log_text().splitlines()
+        try:
+            with open(self.out.name, "rb") as f:
+                lines += f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            pass
+        return "\n    " + "\n    ".join(lines[-n:])
+
+
+# ---- what collectd dispatched vs what the clusters hold --------------------------------
+
+def wh_str(s):
+    """A string as write_http's JSON shows it: bytes < 0x20 or >= 0x80 as '?'."""
+    return "".join("?" if b < 0x20 or b >= 0x80 else chr(b) for b in str(s).encode("utf-8"))
+
+
+def iso_epoch(s):
+    """'2026-11-23T02:15:00.123Z' (any number of fraction digits) -> float seconds."""
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$", s or "")
+    if not m:
+        return None
+    t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    return t + (float("0." + m.group(2)) if m.group(2) else 0.0)
+
+
+def same_value(sink, es):
+    """A sink meta/DS value against the document's typed value."""
+    if sink is None or es is None:
+        return sink is None and es is None
+    if isinstance(es, bool) or isinstance(sink, bool):
+        return str(sink).lower() == str(es).lower()
+    if isinstance(es, (int, float)):
+        try:
+            a, b = float(sink), float(es)
+        except (TypeError, ValueError):
+            return False
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+    return wh_str(es) == wh_str(sink)
+
+
+def fixed(kind):
+    if kind == "metrics":
+        return {"@timestamp", "host", "plugin", "plugin_instance", "type", "type_instance",
+                "interval", "values"}
+    return {"@timestamp", "severity", "host", "plugin", "plugin_instance", "type",
+            "type_instance", "message"}
+
+
+def meta_diff(kind, meta, src):
+    """Differences between collectd meta and the document's meta fields."""
+    bad = {}
+    fx = fixed(kind)
+    for k, v in (meta or {}).items():
+        f = "meta_" + k if k in fx else k
+        if not same_value(v, src.get(f)):
+            bad[f] = (v, src.get(f))
+    known = fx | {("meta_" + k if k in fx else k) for k in (meta or {})}
+    extra = sorted(k for k in src if k not in known)
+    if extra:
+        bad["<fields not in collectd's meta>"] = extra
+    return bad
+
+
+def vl_content_diff(o, src):
+    bad = {}
+    for f in ("host", "plugin", "plugin_instance", "type", "type_instance"):
+        if src.get(f) != o[f]:
+            bad[f] = (o[f], src.get(f))
+    want = dict(zip(o["dsnames"], o["values"]))
+    if set(want) != set(src.get("values") or {}) or not all(
+            same_value(want[k], src["values"][k]) for k in want):
+        bad["values"] = (want, src.get("values"))
+    if not same_value(o["interval"], src.get("interval")):
+        bad["interval"] = (o["interval"], src.get("interval"))
+    bad.update(meta_diff("metrics", o.get("meta"), src))
+    return bad
+
+
+def n_content_diff(n, src):
+    bad = {}
+    for f in ("host", "plugin", "plugin_instance", "type", "type_instance", "severity"):
+        if src.get(f) != n[f]:
+            bad[f] = (n[f], src.get(f))
+    if wh_str(src.get("message")) != wh_str(n["message"]):
+        bad["message"] = (n["message"], src.get("message"))
+    bad.update(meta_diff("events", n.get("meta"), src))
+    return bad
+
+
+def doc_kind(d):
+    name = d.get("data_stream") or d["_index"]
+    return "metrics" if "-metrics" in name else "events"
+
+
+def vl_key(o):
+    return (o["host"], o["plugin"], o["plugin_instance"], o["type"], o["type_instance"])
+
+
+def n_key(n):
+    return vl_key(n) + (n["severity"], wh_str(n["message"]))
+
+
+class Match:
+    """Pairs sink items with documents by identity and time."""
+
+    def __init__(self, sink_vls, sink_ns, docs, dead=()):
+        self.missing, self.extra, self.content = [], [], []
+        self.matched = 0
+        self.per_type = collections.Counter()
+        es_vl = collections.defaultdict(list)
+        es_n = collections.defaultdict(list)
+        for d in docs:
+            s = d["_source"]
+            t = iso_epoch(s.get("@timestamp"))
+            if doc_kind(d) == "metrics":
+                es_vl[vl_key(s)].append((t, d))
+            else:
+                es_n[vl_key(s) + (s.get("severity"), wh_str(s.get("message")))].append((t, d))
+        for d in dead:
+            s = d.get("doc") or {}
+            t = iso_epoch(s.get("@timestamp"))
+            tgt = es_vl if "values" in s else es_n
+            k = vl_key(s) if "values" in s else vl_key(s) + (s.get("severity"),
+                                                              wh_str(s.get("message")))
+            tgt[k].append((t, {"_source": s, "_index": "dead-letter", "_id": None,
+                               "dead": True}))
+        sv = collections.defaultdict(list)
+        for o in sink_vls:
+            sv[vl_key(o)].append((o["time"], o))
+        sn = collections.defaultdict(list)
+        for n in sink_ns:
+            sn[n_key(n)].append((iso_epoch(n["time"]), n))
+        self._pair(sv, es_vl, vl_content_diff)
+        self._pair(sn, es_n, n_content_diff)
+
+    def _pair(self, sink, es, diff):
+        for k in set(sink) | set(es):
+            a = sorted(sink.get(k, []), key=lambda x: x[0])
+            b = sorted(es.get(k, []), key=lambda x: x[0] if x[0] is not None else 0)
+            i = j = 0
+            while i < len(a) and j < len(b):
+                ta, tb = a[i][0], b[j][0]
+                if tb is not None and abs(ta - tb) <= TIME_TOL:
+                    self.matched += 1
+                    self.per_type[k[3]] += 1
+                    dd = diff(a[i][1], b[j][1]["_source"])
+                    if dd:
+                        self.content.append((k, dd))
+                    i += 1
+                    j += 1
+                elif tb is None or tb < ta:
+                    self.extra.append((k, b[j][1]))
+                    j += 1
+                else:
+                    self.missing.append((k, a[i][1]))
+                    i += 1
+            self.missing += [(k, x[1]) for x in a[i:]]
+            self.extra += [(k, x[1]) for x in b[j:]]
+
+    def summary(self):
+        def short(lst):
+            return [(k, x.get("time", x.get("_source", {}).get("@timestamp"))
+                     if isinstance(x, dict) else x) for k, x in lst[:3]]
+        return "matched %d, missing %d %s, extra %d %s, content differs %d %s" % (
+            self.matched, len(self.missing), short(self.missing), len(self.extra),
+            short(self.extra), len(self.content), self.content[:2])
+
+
+# ---- the test --------------------------------------------------------------------------
+
+class EsE2E:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.store = Store()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.seed = 10
+
+    # -- plumbing --
+
+    def sink_items(self, upto=None, plugin=None):
+        with self.store.lock:
+            vls = [o for lst in self.store.by_type.values() for o in lst]
+            ns = list(self.store.notifs)
+        if upto is not None:
+            vls = [o for o in vls if o["_arrival"] <= upto]
+            ns = [n for n in ns if n["_arrival"] <= upto]
+        if plugin is not None:
+            vls = [o for o in vls if o["plugin"] == plugin]
+            ns = [n for n in ns if n["plugin"] == plugin]
+        return vls, ns
+
+    def counter(self, node, type_, ti, since=0.0):
+        """The latest value of the plugin's own counter for node (sink), or None."""
+        vs = [o for o in self.store.values(type_, "/main", host=HOSTNAME,
+                                           plugin="write_elasticsearch",
+                                           plugin_instance=node, type_instance=ti)
+              if o["_arrival"] >= since]
+        if not vs:
+            return None
+        return max(vs, key=lambda o: (o["time"], o["_seq"]))["values"][0]
+
+    def counter_max(self, node, type_, ti, since=0.0):
+        vs = [o["values"][0] for o in self.store.values(
+            type_, "/main", host=HOSTNAME, plugin="write_elasticsearch", plugin_instance=node,
+            type_instance=ti) if o["_arrival"] >= since and o["values"][0] is not None]
+        return max(vs) if vs else None
+
+    def send_fleet(self, cycles=1, rate=400, **kw):
+        self.seed += 1
+        args = [VQ_SEND, "--fleet", "-H", "127.0.0.1", "-p", str(self.vq_port), "--sites", "2",
+                "--spaces", "2", "--factories", "2", "--machinetypes", "2", "--finished", "1",
+                "--cycles", str(cycles), "--rate", str(rate), "--seed", str(self.seed), "--quiet"]
+        for k, v in kw.items():
+            args += ["--" + k.replace("_", "-"), str(v)]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RuntimeError("vacquery-send: %s %s" % (r.stdout, r.stderr))
+
+    def send_json(self, obj):
+        self.sock.sendto(json.dumps(obj).encode(), ("127.0.0.1", self.vq_port))
+
+    def caught_up(self, server, name, timeout=25):
+        """Every vacquery value list and notification the sink had when this
+        was called is stored exactly once (by identity and time) in server,
+        or is in the node's dead-letter file; no document without its value
+        list or notification in the sink."""
+        cut = time.time()
+
+        def fn():
+            vls, ns = self.sink_items(plugin="vacquery")
+            docs = [d for d in server.docs() if d["_source"].get("plugin") == "vacquery"]
+            m = Match(vls, ns, docs, self.dead_letters(server.node))
+            missing = [x for x in m.missing if x[1]["_arrival"] <= cut]
+            late = [x for x in m.extra
+                    if (iso_epoch(x[1]["_source"].get("@timestamp")) or 0) <= cut - 2]
+            return (not missing and not late and not m.content,
+                    "missing %d %s; extra %d %s; content differs %d %s; (%s)" % (
+                        len(missing), [(k, x.get("time")) for k, x in missing[:3]], len(late),
+                        [(k, x["_source"].get("@timestamp")) for k, x in late[:3]],
+                        len(m.content), m.content[:2], m.summary()))
+        return CK.eventually(name, fn, timeout, 0.5)
+
+    def dead_letters(self, node):
+        p = os.path.join(self.cdir, "dead-letter-%s.ndjson" % node)
+        try:
+            with open(p) as f:
+                return [json.loads(x) for x in f if x.strip()]
+        except OSError:
+            return []
+
+    def spool_bytes(self, node):
+        return es_server.dir_bytes(os.path.join(self.cdir, "spool-" + node))
+
+    # -- setup --
+
+    def setup(self):
+        so = os.path.join(PLUGIN_DIR, "write_elasticsearch.so")
+        if not CK.check("built plugin exists (%s)" % so, os.path.isfile(so)):
+            raise RuntimeError("no write_elasticsearch.so")
+        self.sink = Sink(("127.0.0.1", 0), SinkHandler)
+        self.sink.store = self.store
+        import threading
+        threading.Thread(target=self.sink.serve_forever, daemon=True).start()
+        self.es = EsServer(self.tmp, "es-server", "es", "elasticsearch")
+        auth = "Basic " + base64.b64encode(("%s:%s" % (OS_USER, OS_PASSWORD)).encode()).decode()
+        self.os = EsServer(self.tmp, "os-server", "os", "opensearch",
+                           ["--user", OS_USER, "--password", OS_PASSWORD], auth=auth)
+        pki = es_server.make_test_pki(os.path.join(self.tmp, "pki"))
+        self.tls = EsServer(self.tmp, "tls-server", "tls", "elasticsearch",
+                            ["--tls-cert", pki["server_cert"], "--tls-key", pki["server_key"],
+                             "--tls-client-ca", pki["ca"], "--api-key", TLS_KEY_ID],
+                            auth="ApiKey " + TLS_API_KEY, pki=pki)
+        self.servers = (self.es, self.os, self.tls)
+        self.vq_port = e2e.free_udp_port()
+        self.cdir = os.path.join(self.tmp, "collectd")
+        self.cd = Collectd(self.cdir, collectd_conf(self.cdir, self.sink.server_address[1],
+                                                    self.vq_port, self.es, self.os, self.tls,
+                                                    pki))
+        self.cd.start()
+        if not CK.check("collectd starts with vacquery, write_http and write_elasticsearch "
+                        "(3 nodes)", self.cd.wait_ready(), self.cd.tail()):
+            raise RuntimeError("collectd did not start")
+
+    # -- 1. templates --
+
+    def templates(self):
+        for srv, mode in ((self.es, "daily"), (self.os, "datastream"), (self.tls, "daily")):
+            for kind in ("metrics", "events"):
+                name = "vacmon-" + kind
+                with open(os.path.join(TEMPLATES, name + ".json")) as f:
+                    want = json.load(f)
+                want["index_patterns"] = [name + "-*" if mode == "daily" else name]
+                want.pop("data_stream", None)
+                if mode == "datastream":
+                    want["data_stream"] = {}
+
+                def fn():
+                    st, body = srv.api("GET", "/_index_template/" + name)
+                    if st != 200:
+                        return False, (st, body, srv.stats()["templates_put"])
+                    got = body["index_templates"][0]["index_template"]
+                    return got == want, {"got": got, "want": want}
+                CK.eventually("%s (%s): template %s installed, equal to graphs/elasticsearch/%s"
+                              ".json with index_patterns %s%s" % (
+                                  srv.name, mode, name, name, want["index_patterns"],
+                                  " and data_stream {}" if mode == "datastream" else ""),
+                              fn, 10)
+            bad = [t for t in srv.stats()["templates_put"] if t[1] != 200]
+            CK.check("%s: no template PUT refused" % srv.name, not bad, bad)
+
+    # -- 2. examples and a fleet, no faults --
+
+    def steady(self):
+        files = sorted(os.path.join(FIXTURES, f) for f in os.listdir(FIXTURES)
+                       if f.endswith(".json"))
+        r = subprocess.run([VQ_SEND, "-H", "127.0.0.1", "-p", str(self.vq_port), "--rate", "200"]
+                           + files, capture_output=True, text=True, timeout=30)
+        CK.check("vacquery-send sends the %d example files" % len(files), r.returncode == 0,
+                 r.stdout + r.stderr)
+        self.send_fleet(cycles=2)
+        for srv in self.servers:
+            self.caught_up(srv, "steady: every vacquery value list and notification so far is "
+                           "in %s exactly once, same content" % srv.name)
+        docs = self.es.docs()
+        fac = [d for d in docs if d["_source"].get("type") == "vacquery_factory"
+               and d["_source"].get("host") == "UKI-NORTHGRID-MAN-HEP"
+               and d["_source"].get("plugin_instance")
+               == "vac01_tier2_hep_manchester_ac_uk.vac101_tier2_hep_manchester_ac_uk"]
+        ok = False
+        if fac:
+            s = fac[0]["_source"]
+            day = s["@timestamp"][:10].replace("-", ".")
+            cap = [d["_source"] for d in docs if d["_source"].get("type") == "vacquery_capacity"
+                   and d["_source"].get("host") == s["host"]
+                   and d["_source"].get("plugin_instance") == s["plugin_instance"]]
+            ok = (s["values"].get("running_processors") == 28
+                  and cap and cap[0]["values"].get("max_processors") == 32
+                  and s.get("site") == "UKI-NORTHGRID-MAN-HEP"
+                  and s.get("os_issue") == "CentOS Linux release 7.5.1804 (Core)"
+                  and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", s["@timestamp"])
+                  and fac[0]["_index"] == "vacmon-metrics-" + day
+                  and re.match(r"^[0-9a-f]{32}$", fac[0]["_id"]))
+        CK.check("factory_status-vac-man.json stored as the contract says: index "
+                 "vacmon-metrics-<UTC day>, @timestamp with ms, values.running_processors 28 "
+                 "(vacquery_factory) and values.max_processors 32 (vacquery_capacity), "
+                 "site and os_issue fields, 32-hex _id", ok, fac[:1])
+        ev = [d for d in docs if d["_source"].get("uuid") == "5f0c7a2e-9b1d-4e63-8a47-2c9d1e6b3f80"
+              and d["_source"].get("state") == "Running"]
+        ok = False
+        if len(ev) == 1:
+            s = ev[0]["_source"]
+            ok = (ev[0]["_index"].startswith("vacmon-events-") and s.get("severity") == "OKAY"
+                  and s.get("type") == "vacquery_finished" and s.get("vo") == "lhcb"
+                  and s.get("cpu_seconds") == 1159337 and "finished after" in s.get("message", ""))
+        CK.check("machine_status-vac-man-success.json: one event document (severity OKAY, "
+                 "meta fields typed: cpu_seconds 1159337, vo lhcb) in vacmon-events-<day>",
+                 ok, ev)
+        osd = [d for d in self.os.docs() if d["_source"].get("plugin") == "vacquery"]
+        CK.check("os: data streams vacmon-metrics and vacmon-events (backing .ds-*-000001)",
+                 osd and all(d["data_stream"] in ("vacmon-metrics", "vacmon-events")
+                             and d["_index"].startswith(".ds-vacmon-") for d in osd),
+                 {d["_index"] for d in osd})
+
+    # -- 3. outage --
+
+    def outage(self):
+        before_spooled = self.counter("es", "derive", "spooled") or 0
+        self.es.fault(mode="down")
+        t_down = time.time()
+        self.send_fleet(cycles=2)
+        spooled = wait_for(lambda: self.spool_bytes("es") > 0, 8)
+        CK.check("outage: documents spooled to SpoolDir while the cluster is down (%d bytes)"
+                 % self.spool_bytes("es"), spooled)
+        CK.eventually("outage: derive-spooled rises and gauge-spool_bytes > 0 (node es)",
+                      lambda: ((self.counter("es", "derive", "spooled") or 0) > before_spooled
+                               and (self.counter_max("es", "gauge", "spool_bytes", t_down)
+                                    or 0) > 0,
+                               (self.counter("es", "derive", "spooled"),
+                                self.counter("es", "gauge", "spool_bytes"))),
+                      max(1.0, 9 - (time.time() - t_down)))
+        time.sleep(max(0.0, 10 - (time.time() - t_down)))
+        self.es.fault(mode="up")
+        t_up = time.time()
+        self.caught_up(self.es, "outage (10 s): everything sent before, during and after is "
+                       "stored exactly once after the cluster is back", 30)
+        log("INFO outage: caught up %.1f s after the cluster came back" % (time.time() - t_up))
+        CK.eventually("outage: the spool drains (gauge-spool_bytes back to 0)",
+                      lambda: (self.counter("es", "gauge", "spool_bytes", t_up + 1) == 0,
+                               self.counter("es", "gauge", "spool_bytes")), 15)
+
+    # -- 4..7. 429, partial failures, lost answers, 413 --
+
+    def burst_429(self):
+        r0 = self.counter("es", "derive", "retried") or 0
+        f0 = self.es.stats()["faults"].get("429", 0)
+        self.es.fault(mode="429", count=6)
+        self.send_fleet(cycles=1)
+        self.caught_up(self.es, "429 burst: everything stored exactly once after 6 whole-request "
+                       "429s")
+        CK.check("429 burst: the server answered 6 requests with 429",
+                 self.es.stats()["faults"].get("429", 0) - f0 == 6, self.es.stats()["faults"])
+        CK.eventually("429 burst: derive-retried rises",
+                      lambda: ((self.counter("es", "derive", "retried") or 0) > r0,
+                               self.counter("es", "derive", "retried")), 5)
+
+    def partial(self):
+        st0 = self.es.stats()
+        self.es.fault(mode="partial", every=2, status=429, count=3)
+        self.send_fleet(cycles=1)
+        self.caught_up(self.es, "partial 429: everything stored exactly once after 3 bulk "
+                       "requests with every 2nd item refused (429)")
+        self.es.fault(mode="partial", every=3, status=503, count=2)
+        self.send_fleet(cycles=1)
+        self.caught_up(self.es, "partial 503: everything stored exactly once after 2 bulk "
+                       "requests with every 3rd item refused (503)")
+        st = self.es.stats()
+        CK.check("partial: the server refused items with 429 and 503 (%d, %d)"
+                 % (st["items"].get("create 429", 0) - st0["items"].get("create 429", 0),
+                    st["items"].get("create 503", 0) - st0["items"].get("create 503", 0)),
+                 st["items"].get("create 429", 0) > st0["items"].get("create 429", 0)
+                 and st["items"].get("create 503", 0) > st0["items"].get("create 503", 0), st)
+
+    def lost(self):
+        c0 = self.es.stats()["items"].get("create 409", 0)
+        self.es.fault(mode="lost", count=2)
+        self.send_fleet(cycles=1)
+        self.caught_up(self.es, "lost answers: documents stored but the answer lost twice: "
+                       "stored exactly once (the resend is deduplicated by _id)")
+        st = self.es.stats()
+        CK.check("lost answers: the resend got 409 version_conflict for what was stored "
+                 "(%d)" % (st["items"].get("create 409", 0) - c0),
+                 st["faults"].get("lost", 0) == 2 and st["items"].get("create 409", 0) > c0,
+                 (st["faults"], st["items"]))
+
+    def too_large(self):
+        f0 = self.es.stats()["faults"].get("413", 0)
+        d0 = len(self.dead_letters("es"))
+        self.t413 = time.time()
+        self.es.fault(mode="413", limit=8192, count=4)
+        self.send_fleet(cycles=2)
+        self.caught_up(self.es, "413: everything stored exactly once after 4 bodies over "
+                       "8 KiB were refused with 413")
+        st = self.es.stats()
+        CK.check("413: the server answered 413 (%d times) and nothing went to the dead-letter "
+                 "file" % (st["faults"].get("413", 0) - f0),
+                 st["faults"].get("413", 0) > f0 and len(self.dead_letters("es")) == d0,
+                 (st["faults"], self.dead_letters("es")[d0:][:2]))
+        reqs = [r for r in self.es.ctl("GET", "/_test/requests")[1]["requests"]
+                if r.get("kind") == "write" and r["t"] >= self.t413]
+        refused = [r["bytes"] for r in reqs if r["status"] == 413]
+        after = [r["bytes"] for r in reqs if r["status"] == 200 and refused
+                 and r["t"] > min(x["t"] for x in reqs if x["status"] == 413)]
+        CK.check("413: the plugin splits a refused batch (refused sizes %s, then a request of "
+                 "%s bytes stored)" % (refused, min(after) if after else None),
+                 len(refused) >= 2 and min(refused) <= max(refused) / 2
+                 and after and min(after) <= 8192,
+                 [(r["status"], r["bytes"]) for r in reqs[:16]])
+
+    # -- 8. mapping error --
+
+    def mapping(self):
+        base = json.load(open(os.path.join(FIXTURES, "machine_status-vac-man-success.json")))
+        good = dict(base, uuid="e2e-probe-good", machine="probe-good.example", **{PROBE: 5})
+        self.send_json(good)
+
+        def stored(srv, uuid):
+            return [d for d in srv.docs() if d["_source"].get("uuid") == uuid]
+        for srv in self.servers:
+            CK.eventually("mapping: %s stores the event with %s = 5 (the events template maps "
+                          "the new field as double)" % (srv.name, PROBE),
+                          lambda: (len(stored(srv, "e2e-probe-good")) == 1,
+                                   stored(srv, "e2e-probe-good")), 10)
+        t_bad = time.time()
+        bad = dict(base, uuid="e2e-probe-bad", machine="probe-bad.example",
+                   **{PROBE: "not-a-number"})
+        self.send_json(bad)
+        for node, srv, etype in (("es", self.es, "document_parsing_exception"),
+                                 ("os", self.os, "mapper_parsing_exception"),
+                                 ("tls", self.tls, "document_parsing_exception")):
+            def dl():
+                lines = [x for x in self.dead_letters(node)
+                         if (x.get("doc") or {}).get("uuid") == "e2e-probe-bad"]
+                return (len(lines) == 1 and lines[0].get("status") == 400
+                        and etype in str(lines[0].get("reason"))
+                        and str(lines[0].get("index", "")).startswith("vacmon-events")
+                        and lines[0]["doc"].get(PROBE) == "not-a-number", lines)
+            CK.eventually("mapping: node %s writes the refused document to its dead-letter file "
+                          "(status 400, reason %s, index vacmon-events*, the document)"
+                          % (node, etype), dl, 10)
+            CK.check("mapping: only that document is dead-lettered on node %s" % node,
+                     len(self.dead_letters(node)) == 1, self.dead_letters(node)[:3])
+            CK.eventually("mapping: derive-dead_lettered = 1 on node %s" % node,
+                          lambda: (self.counter(node, "derive", "dead_lettered", t_bad) == 1,
+                                   self.counter(node, "derive", "dead_lettered")), 5)
+            CK.check("mapping: %s did not store the refused document" % srv.name,
+                     not stored(srv, "e2e-probe-bad"), stored(srv, "e2e-probe-bad"))
+
+    # -- 9. restart while spooled --
+
+    def restart(self):
+        self.es.fault(mode="down")
+        self.send_fleet(cycles=2)
+        CK.check("restart: documents spooled while the cluster is down",
+                 wait_for(lambda: self.spool_bytes("es") > 0, 8), self.spool_bytes("es"))
+        time.sleep(1.5)
+        t = time.time()
+        rc = stop_proc(self.cd.proc, 25)
+        dt = time.time() - t
+        CK.check("restart: collectd stops on SIGTERM while the cluster is down (exit 0, "
+                 "%.1f s)" % dt, rc == 0 and dt < 20, "rc=%s%s" % (rc, self.cd.tail()))
+        kept = self.spool_bytes("es")
+        CK.check("restart: the spool is kept on disk across the restart (%d bytes)" % kept,
+                 kept > 0, kept)
+        self.cd.start()
+        CK.check("restart: collectd starts again with the cluster still down",
+                 self.cd.wait_ready(), self.cd.tail())
+        self.send_fleet(cycles=1)
+        time.sleep(2)
+        self.es.fault(mode="up")
+        self.caught_up(self.es, "restart: everything sent before the stop, during the outage "
+                       "and after the start is stored exactly once", 30)
+
+    # -- 10. the end --
+
+    def final(self):
+        CK.check("collectd still running before the end", self.cd.alive(), self.cd.tail())
+        time.sleep(1.5)
+        rc = stop_proc(self.cd.proc, 25)
+        CK.check("collectd stops cleanly (exit 0, \"Exiting normally\")",
+                 rc == 0 and "Exiting normally" in self.cd.this_run(),
+                 "rc=%s%s" % (rc, self.cd.tail()))
+        time.sleep(0.5)  # the sink's last POST
+        vls, ns = self.sink_items()
+        for srv in self.servers:
+            node = srv.node
+            docs = srv.docs()
+            m = Match(vls, ns, docs, self.dead_letters(node))
+            CK.check("final %s: every value list (%d) and notification (%d) collectd dispatched "
+                     "is stored exactly once, or dead-lettered (1), with the same content; "
+                     "nothing extra" % (srv.name, len(vls), len(ns)),
+                     not m.missing and not m.extra and not m.content, m.summary())
+            log("INFO final %s: documents per type: %s" % (srv.name, dict(sorted(
+                m.per_type.items()))))
+            ids = collections.Counter(d["_id"] for d in docs)
+            CK.check("final %s: no _id twice across indices (%d documents)"
+                     % (srv.name, len(docs)), all(c == 1 for c in ids.values()),
+                     [i for i, c in ids.items() if c > 1][:3])
+            content = collections.Counter(json.dumps(d["_source"], sort_keys=True) for d in docs)
+            CK.check("final %s: no two documents with the same content" % srv.name,
+                     all(c == 1 for c in content.values()),
+                     [k[:200] for k, c in content.items() if c > 1][:2])
+            st = srv.stats()
+            ops = {k.split()[0] for k in st["items"]}
+            CK.check("final %s: every bulk request was application/x-ndjson with create "
+                     "actions only" % srv.name,
+                     set(st["content_types"]) == {"application/x-ndjson"} and ops == {"create"},
+                     (st["content_types"], st["items"]))
+        for srv, kind in ((self.os, "basic"), (self.tls, "apikey")):
+            st = srv.stats()
+            CK.check("final %s: every request carried %s auth, no 401%s"
+                     % (srv.name, kind, " (over HTTPS with a client certificate)"
+                        if srv is self.tls else ""),
+                     set(st["auth"]) == {kind} and not any(k.endswith(" 401")
+                                                           for k in st["statuses"]),
+                     (st["auth"], st["statuses"]))
+        names = {o["type"] + "-" + o["type_instance"] for o in vls
+                 if o["plugin"] == "write_elasticsearch" and o["plugin_instance"] == "es"}
+        want = {"derive-queued", "derive-sent", "derive-stored", "derive-retried",
+                "derive-dead_lettered", "derive-spooled", "derive-dropped",
+                "gauge-spool_bytes", "response_time-bulk"}
+        CK.check("the plugin dispatches its counters (%s)" % ", ".join(sorted(want)),
+                 want <= names, sorted(names))
+        drops = {s.node: self.counter_max(s.node, "derive", "dropped") for s in self.servers}
+        CK.check("derive-dropped stayed 0 on every node (SpoolMaxSize never reached)",
+                 drops == {"es": 0, "os": 0, "tls": 0}, drops)
+        stored = self.counter_max("es", "derive", "stored", self.restart_t)
+        n_docs = len([d for d in self.es.docs()])
+        log("INFO derive-stored of the second collectd run (node es): %s; documents in "
+            "es-server: %d" % (stored, n_docs))
+        text = self.cd.log_text()
+        crash = [x for x in text.splitlines() if "assert" in x.lower() or "segfault" in x.lower()]
+        CK.check("no assertion or crash in the collectd log", not crash, crash[:3])
+
+
+class Overtime(BaseException):
+    pass
+
+
+def _overtime(signum, frame):
+    raise Overtime("es_e2e.py ran for more than 300 s")
+
+
+def main():
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, f: sys.exit(128 + s))
+    signal.signal(signal.SIGALRM, _overtime)
+    signal.alarm(300)
+    if not os.access(COLLECTD, os.X_OK):
+        log("ERROR: %s not found (Debian package collectd-core)" % COLLECTD)
+        return 99
+    tmp = tempfile.mkdtemp(prefix="vq-es-e2e-")
+    log("INFO temporary directory %s; collectd %s; plugin dir %s" % (tmp, COLLECTD, PLUGIN_DIR))
+    t = None
+    try:
+        t = EsE2E(tmp)
+        t.setup()
+        t.restart_t = 0.0
+        sections = [("templates", t.templates), ("steady", t.steady), ("outage", t.outage),
+                    ("429 burst", t.burst_429), ("partial", t.partial), ("lost", t.lost),
+                    ("413", t.too_large), ("mapping", t.mapping), ("restart", t.restart),
+                    ("final", t.final)]
+        for name, fn in sections:
+            t1 = time.monotonic()
+            if name == "restart":
+                t.restart_t = time.time()
+            try:
+                fn()
+            except Exception:
+                CK.check("section %s ran to the end" % name, False, traceback.format_exc())
+                try:  # leave the servers up for the sections after
+                    t.es.fault(mode="ok")
+                except Exception:
+                    pass
+            log("INFO section %s: %.1f s" % (name, time.monotonic() - t1))
+    except BaseException:
+        CK.check("test setup / run", False, traceback.format_exc())
+    finally:
+        stop_all()
+        if t is not None and getattr(t, "sink", None) is not None:
+            t.sink.shutdown()
+        signal.alarm(0)
+    keep = os.environ.get("VQ_E2E_KEEP") == "1" or CK.failed > 0
+    if keep:
+        log("INFO kept %s (collectd log and config, spool, dead-letter files, server logs)"
+            % tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log("INFO run time %.1f s" % (time.monotonic() - T0))
+    if CK.failures:
+        log("INFO failed: " + "; ".join(CK.failures))
+    log("%d passed, %d failed" % (CK.passed, CK.failed))
+    return 1 if CK.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

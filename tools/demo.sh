@@ -17,13 +17,15 @@ out=$(mkdir -p "${OUT:-$PWD/out}" && cd "${OUT:-$PWD/out}" && pwd)
 "$top/tools/install-deps.sh"
 
 build="${BUILD:-$top/_build}"
-if [ ! -x "$build/tools/vacquery-send" ] || [ ! -f "$build/.libs/vacquery.so" ]; then
-  echo "demo: building in $build"
+# Configure once, then always make: a build left from an older checkout is
+# brought up to date.
+if [ ! -f "$build/Makefile" ]; then
+  echo "demo: configuring in $build"
   (cd "$top" && autoreconf -fi >/dev/null 2>&1)
-  mkdir -p "$build" && cd "$build"
-  "$top/configure" >/dev/null && make -j"$(nproc)" >/dev/null
-  cd - >/dev/null
+  mkdir -p "$build" && (cd "$build" && "$top/configure" >/dev/null)
 fi
+echo "demo: building in $build"
+make -C "$build" -j"$(nproc)" >/dev/null
 graphite=${GRAPHITE:-yes}
 py=/usr/bin/python3 # Debian's graphite, carbon and django modules live there
 

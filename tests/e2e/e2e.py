@@ -13,7 +13,7 @@ drives them with tools/vacquery-send and raw datagrams:
   6. RateLimit, on a second collectd
   7. configuration errors under `collectd -T`
 
-Environment (set by `make check`, see run-e2e.sh): top_srcdir, top_builddir,
+Environment (set by `make check`, see run-py.sh): top_srcdir, top_builddir,
 VQ_PLUGIN_DIR, VQ_SEND; optional COLLECTD (default /usr/sbin/collectd) and
 VQ_E2E_KEEP=1 to keep the temporary directory. Standard library only.
 Prints one line per check and ends with `N passed, M failed`.

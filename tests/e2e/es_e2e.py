@@ -29,7 +29,7 @@ carries e2e_probe = "not-a-number", which the cluster refuses with 400
 document_parsing_exception (mapper_parsing_exception on OpenSearch).
 
 Environment: top_srcdir, top_builddir, VQ_PLUGIN_DIR, VQ_SEND (see
-run-es.sh); optional COLLECTD, VQ_E2E_KEEP=1. Standard library only. Prints
+run-py.sh); optional COLLECTD, VQ_E2E_KEEP=1. Standard library only. Prints
 one line per check and ends with `N passed, M failed`.
 """
 

@@ -17,7 +17,7 @@ substituted), and sends a known fleet with vacquery-send. Then:
     reach their own writer (csv) and never the vacmon node;
   * the committed dashboards are what tools/gen-dashboards.py generates.
 
-Environment as tests/e2e/run-graphite.sh sets it. Prints one line per check,
+Environment as tests/e2e/run-py.sh sets it. Prints one line per check,
 ends with `N passed, M failed`. Exit 0 pass, 1 fail, 99 hard error.
 """
 

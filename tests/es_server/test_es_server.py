@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Self-test of tests/es_server/es_server.py (run first by tests/e2e/run-es.sh).
+"""Self-test of tests/es_server/es_server.py (a make check test, run before tests/e2e/es_e2e.py).
 
 Starts the server in this process (Elasticsearch and OpenSearch flavours, one
 with basic auth) on free ports and checks each behaviour the end-to-end test

@@ -68,7 +68,7 @@ class Collectd:
     own counters (vacquery_stats) to csv, every other value goes through
     collectd's cache and is then discarded, so no writer cost is measured."""
 
-    def __init__(self, build, extra=""):
+    def __init__(self, build, extra="", write_threads=5):
         self.dir = tempfile.mkdtemp(prefix="vq-bench-")
         self.port = free_port()
         conf = os.path.join(self.dir, "collectd.conf")
@@ -76,6 +76,7 @@ class Collectd:
             f.write("""Hostname "bench"
 FQDNLookup false
 Interval 1
+WriteThreads {wt}
 BaseDir "{d}"
 PIDFile "{d}/pid"
 TypesDB "/usr/share/collectd/types.db"
@@ -110,7 +111,7 @@ LoadPlugin vacquery
   FinishedNotifications false
 {extra}
 </Plugin>
-""".format(d=self.dir, libs=os.path.join(build, ".libs"), port=self.port, extra=extra))
+""".format(wt=write_threads, d=self.dir, libs=os.path.join(build, ".libs"), port=self.port, extra=extra))
         self.proc = subprocess.Popen(["collectd", "-f", "-C", conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         log = os.path.join(self.dir, "log")
@@ -189,8 +190,9 @@ def settle(cd, want, timeout=20):
     return cd.stats()
 
 
-def part_throughput(build, rates, duration):
-    print("\n### Throughput through collectd (one receive thread; sender on the same machine)\n")
+def part_throughput(build, rates, duration, write_threads=5):
+    print("\n### Throughput through collectd (one receive thread; sender on the same machine; "
+          "WriteThreads %d)\n" % write_threads)
     print("Fleet: 10 sites x 5 spaces x 20 factories x 3 machinetypes, 1 finished machine per factory")
     print("per cycle (5,000 messages per cycle, repeated), %d s per rate.\n" % duration)
     print("| offered msg/s | sender achieved msg/s | sent | accepted | kernel drops | queue drops | /proc/net/udp drops | lost |")
@@ -198,7 +200,7 @@ def part_throughput(build, rates, duration):
     best = 0
     results = []
     for rate in rates:
-        cd = Collectd(build)
+        cd = Collectd(build, write_threads=write_threads)
         try:
             sent = send(build, cd.port, ["--sites", "10", "--spaces", "5", "--factories", "20",
                                          "--machinetypes", "3", "--finished", "1",
@@ -253,11 +255,13 @@ def main():
     ap.add_argument("--build", default=os.path.join(TOP, "_build"))
     ap.add_argument("--quick", action="store_true", help="fewer rates, shorter runs")
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--write-threads", type=int, default=5,
+                    help="collectd's WriteThreads (its default is 5)")
     a = ap.parse_args()
     print("## vacquery benchmark, %s, %d CPUs" % (time.strftime("%Y-%m-%d"), os.cpu_count()))
     part_instructions(a.build)
     rates = [20000, 40000] if a.quick else [10000, 20000, 30000, 40000, 60000, 80000]
-    part_throughput(a.build, rates, 5 if a.quick else a.duration)
+    part_throughput(a.build, rates, 5 if a.quick else a.duration, a.write_threads)
     part_memory(a.build, 100000)
 
 

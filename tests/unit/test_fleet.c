@@ -14,12 +14,12 @@
 
 #include <cmocka.h>
 
+#include "vq_test.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static vq_str_t sl(const char *s) {
   return (vq_str_t){s, s != NULL ? strlen(s) : 0};

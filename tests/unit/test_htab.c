@@ -11,11 +11,12 @@
 
 #include <cmocka.h>
 
+#include "vq_test.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define MANY 100000
 
 /* A value that carries its own key, as the table's users do. */

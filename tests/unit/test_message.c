@@ -16,51 +16,17 @@
 
 #include <cmocka.h>
 
+#include "vq_test.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef VQ_FIXTURES
-#define VQ_FIXTURES "tests/fixtures/examples"
-#endif
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
 static vq_parser_t *parser;
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static int num_eq(double a, double e) {
-  if (isnan(e))
-    return isnan(a);
-  if (isnan(a))
-    return 0;
-  return fabs(a - e) <= 1e-9 * fmax(1.0, fabs(e));
-}
-
-#define CHECK_NUM(ctx, a, e)                                                   \
-  do {                                                                         \
-    double a_ = (a), e_ = (e);                                                 \
-    if (!num_eq(a_, e_))                                                       \
-      fail_msg("[%s] %s = %.17g, expected %.17g", (ctx), #a, a_, e_);          \
-  } while (0)
-
-#define CHECK_REASON(ctx, a, e)                                                \
-  do {                                                                         \
-    vq_reason_t a_ = (a), e_ = (e);                                            \
-    if (a_ != e_)                                                              \
-      fail_msg("[%s] %s = %s, expected %s", (ctx), #a, vq_reason_name(a_),     \
-               vq_reason_name(e_));                                            \
-  } while (0)
-
-#define CHECK_INT(ctx, a, e)                                                   \
-  do {                                                                         \
-    long long a_ = (long long)(a), e_ = (long long)(e);                        \
-    if (a_ != e_)                                                              \
-      fail_msg("[%s] %s = %lld, expected %lld", (ctx), #a, a_, e_);            \
-  } while (0)
 
 /* Checks a slice against len bytes at e; e == NULL means "no value". */
 static void check_slice(const char *ctx, const char *what, vq_str_t s,

@@ -15,26 +15,12 @@
 
 #include <cmocka.h>
 
+#include "vq_test.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-#define CHECK_INT(ctx, a, e)                                                   \
-  do {                                                                         \
-    long long a_ = (long long)(a), e_ = (long long)(e);                        \
-    if (a_ != e_)                                                              \
-      fail_msg("[%s] %s = %lld, expected %lld", (ctx), #a, a_, e_);            \
-  } while (0)
-
-#define CHECK_CSTR(ctx, a, e)                                                  \
-  do {                                                                         \
-    const char *a_ = (a), *e_ = (e);                                           \
-    if (strcmp(a_, e_) != 0)                                                   \
-      fail_msg("[%s] %s = \"%s\", expected \"%s\"", (ctx), #a, a_, e_);        \
-  } while (0)
 
 /* A string of n copies of c (static storage, up to 1023 bytes). */
 static const char *rep(char c, size_t n) {

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "vq_test.h"
+
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -20,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Fills *ss with the IPv4 or IPv6 address text a (port 8884). */
 static const struct sockaddr *mk_sa(const char *a,

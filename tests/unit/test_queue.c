@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "vq_test.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -19,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static double now_mono(void) {
   struct timespec ts;

@@ -15,45 +15,12 @@
 
 #include <cmocka.h>
 
+#include "vq_test.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef VQ_FIXTURES
-#define VQ_FIXTURES "tests/fixtures/examples"
-#endif
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static int num_eq(double a, double e) {
-  if (isnan(e))
-    return isnan(a);
-  if (isnan(a))
-    return 0;
-  return fabs(a - e) <= 1e-9 * fmax(1.0, fabs(e));
-}
-
-#define CHECK_NUM(ctx, a, e)                                                   \
-  do {                                                                         \
-    double a_ = (a), e_ = (e);                                                 \
-    if (!num_eq(a_, e_))                                                       \
-      fail_msg("[%s] %s = %.17g, expected %.17g", (ctx), #a, a_, e_);          \
-  } while (0)
-
-#define CHECK_INT(ctx, a, e)                                                   \
-  do {                                                                         \
-    long long a_ = (long long)(a), e_ = (long long)(e);                        \
-    if (a_ != e_)                                                              \
-      fail_msg("[%s] %s = %lld, expected %lld", (ctx), #a, a_, e_);            \
-  } while (0)
-
-#define CHECK_CSTR(ctx, a, e)                                                  \
-  do {                                                                         \
-    const char *a_ = (a), *e_ = (e);                                           \
-    if (strcmp(a_, e_) != 0)                                                   \
-      fail_msg("[%s] %s = \"%s\", expected \"%s\"", (ctx), #a, a_, e_);        \
-  } while (0)
 
 static vq_parser_t *parser;
 
@@ -71,17 +38,12 @@ static int group_teardown(void **state) {
 
 /* Parses a fixture file; fails the test unless it is accepted. */
 static void parse_fixture(const char *file, vq_message_t *m) {
-  char path[4096];
-  snprintf(path, sizeof(path), "%s/%s", VQ_FIXTURES, file);
-  FILE *f = fopen(path, "rb");
-  if (f == NULL)
-    fail_msg("cannot open %s", path);
-  static char buf[65536];
-  size_t len = fread(buf, 1, sizeof(buf), f);
-  fclose(f);
-  char *exact = malloc(len);
+  size_t len;
+  char *text = vq_test_read_fixture(file, &len);
+  char *exact = malloc(len); /* no NUL after the datagram, as received */
   assert_non_null(exact);
-  memcpy(exact, buf, len);
+  memcpy(exact, text, len);
+  free(text);
   vq_reason_t r = vq_parse(parser, exact, len, m);
   free(exact);
   if (r != VQ_OK)

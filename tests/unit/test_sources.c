@@ -11,13 +11,13 @@
 
 #include <cmocka.h>
 
+#include "vq_test.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Up to 8 addresses alive at once, each with its own storage. */
 static const struct sockaddr *sa(const char *a, unsigned port) {

@@ -1470,60 +1470,76 @@ class Overtime(BaseException):
     """Raised by SIGALRM; not an Exception, so no section swallows it."""
 
 
-def _overtime(signum, frame):
-    raise Overtime("e2e.py ran for more than 240 s")
-
-
-def main():
+def run_sections(title, limit, tmp_prefix, start, checks, required=(),
+                 kept="logs and configs", on_section_error=None, finish=None):
+    """The main() of an end-to-end test. Stops on SIGTERM/SIGINT/SIGHUP and
+    after `limit` seconds; returns 99 when an executable in `required` is
+    missing. Makes a temporary directory, calls start(tmp), which sets up and
+    returns [(name, fn)], then runs each section, a failure of one being a
+    failed check in `checks` (then on_section_error(name) runs). Always stops
+    every started process (stop_all, then finish()), keeps the directory
+    when a check failed or VQ_E2E_KEEP=1, prints the summary and returns the
+    exit status (0 or 1)."""
+    def overtime(signum, frame):
+        raise Overtime("%s ran for more than %d s" % (title, limit))
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, f: sys.exit(128 + s))
-    signal.signal(signal.SIGALRM, _overtime)
-    signal.alarm(240)
-    if not os.access(COLLECTD, os.X_OK):
-        log("SKIP: %s not found" % COLLECTD)
-        return 77
+    signal.signal(signal.SIGALRM, overtime)
+    signal.alarm(limit)
+    for exe in required:
+        if not os.access(exe, os.X_OK):
+            log("ERROR: %s not found (tools/install-deps.sh installs it)" % exe)
+            return 99
     atexit.register(stop_all)
-    tmp = tempfile.mkdtemp(prefix="vq-e2e-")
+    tmp = tempfile.mkdtemp(prefix=tmp_prefix)
     log("INFO temporary directory %s; collectd %s; plugin dir %s; vacquery-send %s"
         % (tmp, COLLECTD, PLUGIN_DIR, VQ_SEND))
-    t = None
     try:
-        t = E2E(tmp)
-        t.setup()
-        sections = [("examples", t.examples), ("fleet", t.fleet), ("hostile", t.hostile),
-                    ("acl/cookie", t.acl_cookie), ("stale (start)", t.stale_start),
-                    ("rate limit", t.rate_limit), ("config errors", t.config_errors),
-                    ("stale (finish)", t.stale_finish), ("final", t.final)]
-        for name, fn in sections:
+        for name, fn in start(tmp):
             t1 = time.monotonic()
             try:
                 fn()
             except Exception:
-                CK.check("section %s ran to the end" % name, False, traceback.format_exc())
+                checks.check("section %s ran to the end" % name, False, traceback.format_exc())
+                if on_section_error is not None:
+                    on_section_error(name)
             log("INFO section %s: %.1f s" % (name, time.monotonic() - t1))
     except BaseException as e:
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             log("INFO interrupted")
-        CK.check("test setup / run", False, traceback.format_exc())
+        checks.check("test setup / run", False, traceback.format_exc())
     finally:
         stop_all()
-        if t is not None:
+        if finish is not None:
             try:
-                t.sink.shutdown()
+                finish()
             except Exception:
                 pass
         signal.alarm(0)
-    elapsed = time.monotonic() - T0
-    keep = os.environ.get("VQ_E2E_KEEP") == "1" or CK.failed > 0
-    if keep:
-        log("INFO kept %s (logs, configs, csv)" % tmp)
+    if os.environ.get("VQ_E2E_KEEP") == "1" or checks.failed > 0:
+        log("INFO kept %s (%s)" % (tmp, kept))
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    log("INFO run time %.1f s" % elapsed)
-    if CK.failures:
-        log("INFO failed: " + "; ".join(CK.failures))
-    log("%d passed, %d failed" % (CK.passed, CK.failed))
-    return 1 if CK.failed else 0
+    log("INFO run time %.1f s" % (time.monotonic() - T0))
+    if checks.failures:
+        log("INFO failed: " + "; ".join(checks.failures))
+    log("%d passed, %d failed" % (checks.passed, checks.failed))
+    return 1 if checks.failed else 0
+
+
+def main():
+    state = {}
+
+    def start(tmp):
+        t = state["t"] = E2E(tmp)
+        t.setup()
+        return [("examples", t.examples), ("fleet", t.fleet), ("hostile", t.hostile),
+                ("acl/cookie", t.acl_cookie), ("stale (start)", t.stale_start),
+                ("rate limit", t.rate_limit), ("config errors", t.config_errors),
+                ("stale (finish)", t.stale_finish), ("final", t.final)]
+    return run_sections("e2e.py", 240, "vq-e2e-", start, CK, required=(COLLECTD,),
+                        kept="logs, configs, csv",
+                        finish=lambda: state["t"].sink.shutdown() if "t" in state else None)
 
 
 if __name__ == "__main__":

@@ -39,15 +39,11 @@ import datetime
 import json
 import os
 import re
-import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.request
 
@@ -865,64 +861,35 @@ class EsE2E:
         CK.check("no assertion or crash in the collectd log", not crash, crash[:3])
 
 
-class Overtime(BaseException):
-    pass
-
-
-def _overtime(signum, frame):
-    raise Overtime("es_e2e.py ran for more than 300 s")
-
-
 def main():
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, f: sys.exit(128 + s))
-    signal.signal(signal.SIGALRM, _overtime)
-    signal.alarm(300)
-    if not os.access(COLLECTD, os.X_OK):
-        log("ERROR: %s not found (Debian package collectd-core)" % COLLECTD)
-        return 99
-    tmp = tempfile.mkdtemp(prefix="vq-es-e2e-")
-    log("INFO temporary directory %s; collectd %s; plugin dir %s" % (tmp, COLLECTD, PLUGIN_DIR))
-    t = None
-    try:
-        t = EsE2E(tmp)
+    state = {}
+
+    def start(tmp):
+        t = state["t"] = EsE2E(tmp)
         t.setup()
         t.restart_t = 0.0
-        sections = [("templates", t.templates), ("steady", t.steady), ("outage", t.outage),
-                    ("429 burst", t.burst_429), ("partial", t.partial), ("lost", t.lost),
-                    ("413", t.too_large), ("mapping", t.mapping), ("restart", t.restart),
-                    ("final", t.final)]
-        for name, fn in sections:
-            t1 = time.monotonic()
-            if name == "restart":
-                t.restart_t = time.time()
-            try:
-                fn()
-            except Exception:
-                CK.check("section %s ran to the end" % name, False, traceback.format_exc())
-                try:  # leave the servers up for the sections after
-                    t.es.fault(mode="ok")
-                except Exception:
-                    pass
-            log("INFO section %s: %.1f s" % (name, time.monotonic() - t1))
-    except BaseException:
-        CK.check("test setup / run", False, traceback.format_exc())
-    finally:
+
+        def restart():
+            t.restart_t = time.time()
+            t.restart()
+        return [("templates", t.templates), ("steady", t.steady), ("outage", t.outage),
+                ("429 burst", t.burst_429), ("partial", t.partial), ("lost", t.lost),
+                ("413", t.too_large), ("mapping", t.mapping), ("restart", restart),
+                ("final", t.final)]
+
+    def servers_up(name):  # leave the servers up for the sections after
+        try:
+            state["t"].es.fault(mode="ok")
+        except Exception:
+            pass
+
+    def finish():
         stop_all()
-        if t is not None and getattr(t, "sink", None) is not None:
-            t.sink.shutdown()
-        signal.alarm(0)
-    keep = os.environ.get("VQ_E2E_KEEP") == "1" or CK.failed > 0
-    if keep:
-        log("INFO kept %s (collectd log and config, spool, dead-letter files, server logs)"
-            % tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    log("INFO run time %.1f s" % (time.monotonic() - T0))
-    if CK.failures:
-        log("INFO failed: " + "; ".join(CK.failures))
-    log("%d passed, %d failed" % (CK.passed, CK.failed))
-    return 1 if CK.failed else 0
+        if getattr(state.get("t"), "sink", None) is not None:
+            state["t"].sink.shutdown()
+    return e2e.run_sections("es_e2e.py", 300, "vq-es-e2e-", start, CK, required=(COLLECTD,),
+                            kept="collectd log and config, spool, dead-letter files, "
+                            "server logs", on_section_error=servers_up, finish=finish)
 
 
 if __name__ == "__main__":

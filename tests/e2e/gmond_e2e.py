@@ -20,21 +20,17 @@ Environment: top_srcdir, top_builddir, VQ_PLUGIN_DIR, VQ_SEND (make check);
 GMOND_E2E_KEEP=1 keeps the temp directory. Standard library only.
 """
 
-import atexit
 import collections
 import glob
 import ipaddress
 import json
 import os
 import re
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -614,53 +610,18 @@ class GmondE2E:
         CK.check("no write_gmond errors other than the counted send failures", not errs, errs[:3])
 
 
-def _overtime(signum, frame):
-    raise e2e.Overtime("gmond_e2e.py ran for more than 180 s")
-
-
 def main():
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, f: sys.exit(128 + s))
-    signal.signal(signal.SIGALRM, _overtime)
-    signal.alarm(180)
-    for daemon in (COLLECTD, GMOND, GMETAD, RRDTOOL):
-        if not os.access(daemon, os.X_OK):
-            log("ERROR: %s not found (Debian packages collectd-core, ganglia-monitor, gmetad, "
-                "rrdtool)" % daemon)
-            return 99
-    atexit.register(stop_all)
-    tmp = tempfile.mkdtemp(prefix="vq-gmond-e2e-")
-    log("INFO temporary directory %s; plugin dir %s" % (tmp, PLUGIN_DIR))
-    try:
+    def start(tmp):
         t = GmondE2E(tmp)
         t.setup()
         t.gmetad_start()
-        for name, fn in [("fleet", t.fleet), ("heartbeat", t.heartbeat),
-                         ("gmetad", t.gmetad_check), ("ganglia-web", t.ganglia_web_files),
-                         ("restart", t.restart),
-                         ("bad configs", t.bad_configs), ("config errors", t.config_errors),
-                         ("final", t.final)]:
-            t1 = time.monotonic()
-            try:
-                fn()
-            except Exception:
-                CK.check("section %s ran to the end" % name, False, traceback.format_exc())
-            log("INFO section %s: %.1f s" % (name, time.monotonic() - t1))
-    except BaseException:
-        CK.check("test setup / run", False, traceback.format_exc())
-    finally:
-        stop_all()
-        signal.alarm(0)
-    keep = os.environ.get("GMOND_E2E_KEEP") == "1" or CK.failed > 0
-    if keep:
-        log("INFO kept %s" % tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    log("INFO run time %.1f s" % (time.monotonic() - T0))
-    if CK.failures:
-        log("INFO failed: " + "; ".join(CK.failures))
-    log("%d passed, %d failed" % (CK.passed, CK.failed))
-    return 1 if CK.failed else 0
+        return [("fleet", t.fleet), ("heartbeat", t.heartbeat),
+                ("gmetad", t.gmetad_check), ("ganglia-web", t.ganglia_web_files),
+                ("restart", t.restart),
+                ("bad configs", t.bad_configs), ("config errors", t.config_errors),
+                ("final", t.final)]
+    return e2e.run_sections("gmond_e2e.py", 180, "vq-gmond-e2e-", start, CK,
+                            required=(COLLECTD, GMOND, GMETAD, RRDTOOL))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """es-bench.py: write_elasticsearch benchmarks against tests/es_server/es_server.py.
 
     bench/es-bench.py [--build DIR] [--quick] [--outage-seconds 60] [--outage-rate 5000]

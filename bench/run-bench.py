@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """run-bench.py: the vacquery benchmarks (bench/README.md has the method).
 
     bench/run-bench.py [--build DIR] [--quick]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * collectd-vacmon - plugins/vacquery.c
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_buf.c: growable buffer and JSON text primitives (see es_buf.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_buf.h: a growable byte buffer and the JSON text primitives the
  * Elasticsearch writer builds its documents and bulk bodies with.

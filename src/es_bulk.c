@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_bulk.c: bulk bodies, response reading, dead letters (see es_bulk.h).
  */

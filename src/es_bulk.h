@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_bulk.h: Elasticsearch _bulk requests: queued items, the NDJSON body,
  * what to do with the HTTP answer and with each item of the response, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_doc.c: value lists and notifications as Elasticsearch documents (see
  * es_doc.h).

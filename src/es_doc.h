@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_doc.h: collectd value lists and notifications as Elasticsearch
  * documents: the JSON source, the deterministic _id, the target index and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_retry.c: exponential backoff with full jitter (see es_retry.h).
  */

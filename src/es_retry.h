@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_retry.h: exponential backoff with full jitter for the Elasticsearch
  * writer. Pure: the random number is passed in, so tests are exact.

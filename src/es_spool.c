@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_spool.c: append-only segment spool (see es_spool.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_spool.h: the on-disk spool of the Elasticsearch writer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_template.c: index templates adapted to prefix and mode (see
  * es_template.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * es_template.h: the composable index templates the writer installs
  * (PUT _index_template/<prefix>-<metrics|events>).

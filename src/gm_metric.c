@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gm_metric.c: a collectd value to the parameters of one Ganglia gmetric.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gm_metric.h: a collectd value (plain structs, no collectd types) to the
  * parameters of one Ganglia gmetric.

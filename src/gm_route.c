@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gm_route.c: site-to-channel routing and gmond.conf helpers.
  */

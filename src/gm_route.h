@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gm_route.h: which gmond channel set a site's values go to, and the
  * checks and text around gmond.conf files.

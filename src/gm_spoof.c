@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gm_spoof.c: synthetic addresses and the registry of spoofed hosts.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gm_spoof.h: spoofed Ganglia hosts.
  *

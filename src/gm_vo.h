@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gm_vo.h: per-site, per-VO totals of running processors and machines.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_fleet.c: factory registry and finished-machine totals. */
 #include "vq_fleet.h"
 #include "vq_htab.h"

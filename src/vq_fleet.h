@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_fleet.h: what the receiver remembers about the fleet.
  *

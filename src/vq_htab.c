@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_htab.c: linear-probing hash table, grown at 50% load. */
 #include "vq_htab.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_htab.h: an open-addressing hash table from byte strings to pointers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_message.c: parse and normalise VacQuery status messages.
  *

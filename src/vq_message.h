@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_message.h: one VacQuery status message, parsed and normalised.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_name.c: sanitised collectd identifiers for VacQuery messages. */
 #include "vq_name.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_name.h: the naming contract of DESIGN.md.
  *

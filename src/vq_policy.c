@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_policy.c: source networks and site cookies. */
 #include "vq_policy.h"
 #include "vq_name.h"

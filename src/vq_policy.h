@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_policy.h: who may send, and what a site's messages must carry.
  *

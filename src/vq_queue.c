@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_queue.c: a ring of datagram pointers under one mutex. */
 #include "vq_queue.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_queue.h: the bounded hand-off between the receive thread and the
  * worker thread.

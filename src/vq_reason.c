@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_reason.c: names of the rejection reasons. */
 #include "vq_reason.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_reason.h: why a datagram was not turned into values.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_sample.c: messages to samples and finished-machine records. */
 #include "vq_sample.h"
 

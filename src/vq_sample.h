@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_sample.h: map a parsed message to what collectd is given.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_sources.c: per-source token buckets and log limiting. */
 #include "vq_sources.h"
 #include "vq_htab.h"

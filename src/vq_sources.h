@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_sources.h: per-source-address state: a token bucket for the rate
  * limit and the time a rejection from that source was last logged.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vq_types.c: the vacquery data sets. */
 #include "vq_types.h"
 #include "vq_message.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_types.h: the collectd types (data sets) that vacquery dispatches.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job (README): build, start carbon-cache + graphite-web (Debian
 # packages, ordinary processes, loopback, data in OUT/graphite) and a real
 # collectd in the foreground with vacquery, the csv writer and the shipped

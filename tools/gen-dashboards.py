@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """One definition of the VacMon views; generates the Grafana and graphite-web
 dashboards under graphs/ (collectd-vacmon).
 

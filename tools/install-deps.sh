@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages that building, testing and the demo need.
 # Run as root (apt-get); does nothing when everything is already installed.
 set -euo pipefail

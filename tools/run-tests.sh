@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The test command (README, .ci/run): installs what is missing, then runs
 #   0. clang-format --dry-run on every C file,
 #   1. the build with -Werror and `make check` (cmocka unit tests and the

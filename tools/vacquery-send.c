@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vacquery-send: send VacQuery status messages as UDP datagrams.
  *

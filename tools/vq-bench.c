@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq-bench: micro-benchmarks of the vacquery core, for bench/run-bench.sh.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end test of the vacquery collectd plugin (collectd-vacmon).
 
 Runs real collectd 5.12 daemons on loopback with the built vacquery.so,

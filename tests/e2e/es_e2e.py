@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end test of the write_elasticsearch collectd plugin.
 
 One real collectd 5.12 runs vacquery, write_http (JSON, to a sink in this

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end test of the write_gmond plugin (collectd-vacmon).
 
 Real daemons from Debian on loopback, temp configs, free ports:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """End-to-end test of the Graphite output of collectd-vacmon.
 
 Starts carbon-cache and graphite-web (Debian packages, temp dir, loopback;

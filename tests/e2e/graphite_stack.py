@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A throw-away Graphite: carbon-cache and graphite-web as ordinary processes.
 
 Debian 12's packages graphite-carbon (1.1.7) and graphite-web (1.1.8) live in

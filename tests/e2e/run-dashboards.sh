@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make check: the committed Grafana and graphite-web dashboards are exactly
 # what tools/gen-dashboards.py generates from its one view definition, and
 # each has what the README promises (presets, variables, drill-down links).

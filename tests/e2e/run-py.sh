@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The log compiler of the Python end-to-end tests (make check: TESTS entries
 # ending in .py). automake runs it as `run-py.sh TEST.py` with top_srcdir,
 # top_builddir, VQ_PLUGIN_DIR (the directory holding the built plugins) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """An Elasticsearch-compatible test server (Elasticsearch 8 / OpenSearch 2).
 
 No Elasticsearch can be installed on the test machines, so this stands in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Self-test of tests/es_server/es_server.py (a make check test, run before tests/e2e/es_e2e.py).
 
 Starts the server in this process (Elasticsearch and OpenSearch flavours, one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_vq_parse.c: libFuzzer target for the datagram path of the worker:
  * parse, map to a sample or a finished-machine record, site cookie check,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_es_buf.c: unit tests for src/es_buf.c: the growable buffer and the
  * JSON text primitives.

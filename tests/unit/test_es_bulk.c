@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_es_bulk.c: unit tests for src/es_bulk.c: bulk bodies, whole-request
  * and per-item decisions, response parsing (malformed and partial), dead

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_es_doc.c: unit tests for src/es_doc.c: documents, _id, index names.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_es_retry.c: unit tests for src/es_retry.c: backoff with full jitter.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_es_spool.c: unit tests for src/es_spool.c: append-only segments,
  * the size bound (oldest dropped first, counted), replay order, restart,

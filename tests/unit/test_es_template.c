@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_es_template.c: unit tests for src/es_template.c and the shipped
  * templates in graphs/elasticsearch/.

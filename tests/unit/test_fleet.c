@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fleet.c: unit tests for src/vq_fleet.c: the factory registry (seen,
  * stale, back again), per-site counts and finished-machine totals.

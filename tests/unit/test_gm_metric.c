@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_gm_metric.c: unit tests for src/gm_metric.c, the collectd value to
  * gmetric mapping: Ganglia host and metric names (vacquery factory host

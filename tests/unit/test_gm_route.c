@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_gm_route.c: unit tests for src/gm_route.c: the site-to-channel
  * routing table (sanitised names, default route 0, duplicates), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_gm_spoof.c: unit tests for src/gm_spoof.c: SpoofNetwork parsing,
  * stable synthetic addresses inside the network (never its network or

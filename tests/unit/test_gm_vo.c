@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_gm_vo.c: unit tests for src/gm_vo.c: per-site, per-VO totals of
  * running processors and machines over the latest value of every factory's

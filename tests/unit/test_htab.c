@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_htab.c: unit tests for src/vq_htab.c: the open-addressing table
  * from byte strings to pointers.

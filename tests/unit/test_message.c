@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_message.c: unit tests for src/vq_message.c (and the reason names of
  * src/vq_reason.c): parsing and normalising VacQuery datagrams.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_name.c: unit tests for src/vq_name.c, the naming contract of
  * DESIGN.md: each component sanitised to [A-Za-z0-9_-] (every other byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_policy.c: unit tests for src/vq_policy.c: AllowFrom networks
  * (parse, match, allowed) and per-site cookies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_queue.c: unit tests for src/vq_queue.c: the bounded hand-off
  * between the receive thread and the worker thread.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sample.c: unit tests for src/vq_sample.c: factory_status and
  * machinetype_status to samples (DS values in the order of vq_type()),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_sources.c: unit tests for src/vq_sources.c: per-source token
  * buckets with explicit times, log limiting, and the bounded table.

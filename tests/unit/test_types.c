@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_types.c: unit tests for src/vq_types.c: the vacquery data sets,
  * and that the shipped etc/collectd.d/vacquery_types.db is exactly what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vq_test.h: checks shared by the cmocka unit tests.
  *

@@ -42,7 +42,7 @@ typedef struct {
 #define REQ(k, id)                                                             \
   { k, {NULL, NULL}, VQ_F_STR, id, 1 }
 
-/* SPEC.md section 3: the envelope, common to all types. */
+/* docs/protocol.md section 3: the envelope, common to all types. */
 #define VQ_ENVELOPE                                                            \
   REQ("site", VQ_S_SITE), REQ("space", VQ_S_SPACE),                            \
       REQ("factory", VQ_S_FACTORY), STR("cookie", VQ_S_COOKIE),                \
@@ -54,7 +54,7 @@ typedef struct {
       STR("vacquery_version", VQ_S_VACQUERY_VERSION),                          \
       NUM("time_sent", VQ_N_TIME_SENT)
 
-/* SPEC.md section 4 and the factory fix-ups of 10.4. */
+/* docs/protocol.md section 4 and the factory legacy names of section 9. */
 static const vq_field_t vq_factory_fields[] = {
     VQ_ENVELOPE,
     NUM_L("running_processors", "running_cpus", NULL, VQ_N_RUNNING_PROCESSORS),
@@ -83,7 +83,7 @@ static const vq_field_t vq_factory_fields[] = {
     STR("os_issue", VQ_S_OS_ISSUE),
 };
 
-/* SPEC.md section 5 and the machinetype fix-ups of 10.4. */
+/* docs/protocol.md section 5 and the machinetype legacy names of section 9. */
 static const vq_field_t vq_machinetype_fields[] = {
     VQ_ENVELOPE,
     REQ("machinetype", VQ_S_MACHINETYPE),
@@ -101,7 +101,7 @@ static const vq_field_t vq_machinetype_fields[] = {
     STR("shutdown_machine", VQ_S_SHUTDOWN_MACHINE),
 };
 
-/* SPEC.md section 6 and the machine fix-ups of 10.4. */
+/* docs/protocol.md section 6 and the machine legacy names of section 9. */
 static const vq_field_t vq_machine_fields[] = {
     VQ_ENVELOPE,
     STR("machinetype", VQ_S_MACHINETYPE),

@@ -3,10 +3,10 @@
  * vq_message.h: one VacQuery status message, parsed and normalised.
  *
  * vq_parse() turns one datagram into a vq_message_t: the message type, the
- * string fields and the numeric fields of SPEC.md sections 3 to 6, with
- * vacmond's fill-if-absent legacy fix-ups applied (SPEC.md 10.4, plus the
- * safe extras max_cpus and num_cpus of 12.2) and the VO derived from fqan
- * (7.2). Nothing here knows about collectd.
+ * string fields and the numeric fields of docs/protocol.md sections 3-6, with
+ * vacmond's fill-if-absent legacy fix-ups applied (docs/protocol.md section 9,
+ * plus the safe extras max_cpus and num_cpus) and the VO derived from
+ * fqan (section 7). Nothing here knows about collectd.
  */
 #ifndef VQ_MESSAGE_H
 #define VQ_MESSAGE_H
@@ -145,8 +145,8 @@ typedef void (*vq_field_cb)(void *ctx, const char *key, vq_value_kind_t kind,
 void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb, void *ctx);
 
 /*
- * Derives the VO from an fqan as vacmond does (SPEC.md 7.2): the text
- * between the first and second '/' when fqan starts with '/'. Returns a
+ * Derives the VO from an fqan as vacmond does (docs/protocol.md section 7): the
+ * text between the first and second '/' when fqan starts with '/'. Returns a
  * slice of fqan, or {NULL, 0} when there is no VO (fqan NULL, empty, not
  * starting with '/', or an empty first element).
  */

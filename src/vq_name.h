@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vq_name.h: the naming contract of DESIGN.md.
+ * vq_name.h: the naming rules of docs/protocol.md section 10.
  *
  * Each component (site, space, factory, VO, machinetype) is sanitised to
  * [A-Za-z0-9_-], every other byte becoming '_', so that an FQDN is one

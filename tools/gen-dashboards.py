@@ -8,7 +8,7 @@ dashboards under graphs/ (collectd-vacmon).
     tools/gen-dashboards.py --check    exit 1 if a committed file differs
     tools/gen-dashboards.py --list     print view, panel, target (for tests)
 
-The views follow ../shared/vacquery/VIEWS.md sections 5-8 (All sites, Site,
+The views follow VacMon's views (All sites, Site,
 Space, Factory) plus what VacMon never had: a VO filter, finished machines
 per hour by outcome and VO, CPU efficiency per VO, stale factories per site,
 and the receiver's own health. Graphite paths are those of the shipped
@@ -20,7 +20,7 @@ write_graphite drop-in (etc/collectd.d/vacquery_graphite.conf):
     vac.<site>.vacquery.vacquery_site.<ds>
     vac.<receiver>.vacquery.vacquery_{stats.<ds>,accepted.<type>,rejected.<reason>,queue}
 
-VacMon's arithmetic (VIEWS.md section 3): each sender series is averaged
+VacMon's arithmetic (docs/protocol.md section 11): each sender series is averaged
 over a bucket, then the group is the sum of those averages. Here:
 summarize(<leaf>, '$bucket', 'avg', true), then groupByNode(..., 'sum').
 Standard library only; the output is deterministic (sorted keys, no dates).
@@ -35,7 +35,7 @@ GRAFANA_DIR = os.path.join(TOP, "graphs", "grafana", "dashboards")
 GRAPHITE_DIR = os.path.join(TOP, "graphs", "graphite", "dashboards")
 DS_UID = "vacmon-graphite"  # the provisioned datasource (graphs/grafana/datasource.yaml)
 
-# VacMon's time presets (VIEWS.md section 2) and their bucket widths.
+# VacMon's time presets (VacMon's page header) and their bucket widths.
 PRESETS = [("1h", "Hour", "5min"), ("2h", "2hr", "6min"), ("4h", "4hr", "12min"),
            ("1d", "Day", "72min"), ("1w", "Week", "504min"), ("4w", "4week", "2016min"),
            ("1y", "Year", "26280min")]
@@ -153,7 +153,7 @@ def P(title, targets, unit="short", kind="ts", stack=True, link=None, check=None
 
 
 def chart_pair(level, node, what, link, check_key, order, max_overlay=True):
-    """Running processors and running machines by node (VIEWS.md 5-8)."""
+    """Running processors and running machines by node (VacMon's views)."""
     src = fac if node in (N_SITE, N_SPACE, N_FACTORY) else mt
     out = []
     for field, label in (("running_processors", "processors"), ("running_machines", "machines")):

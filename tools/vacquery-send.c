@@ -4,7 +4,7 @@
  *
  * File mode sends files (or stdin lines) verbatim, one datagram each.
  * Fleet mode simulates a deterministic fleet of Vac 3.1 and Vcycle
- * factories (field sets as in vacquery/SPEC.md sections 3-6, serialised
+ * factories (field sets as in docs/protocol.md sections 3-6, serialised
  * byte for byte like Python's json.dumps) and prints a summary of what it
  * sent, for tests to compare with what collectd stored. libc only:
  *   gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \

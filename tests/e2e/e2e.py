@@ -69,7 +69,7 @@ REASONS = ["oversize", "acl", "rate_limit", "not_json", "not_object",
            "no_message_type", "query", "unknown_message_type",
            "missing_field", "bad_type", "name_too_long", "cookie"]
 
-# SPEC.md 10.4 fill-if-absent fix-ups (plus the safe extra max_cpus).
+# docs/protocol.md section 9 fill-if-absent fix-ups (plus the safe extra max_cpus).
 FACTORY_LEGACY = {
     "running_processors": ["running_cpus"],
     "max_processors": ["total_cpus", "max_cpus"],
@@ -151,7 +151,7 @@ def sanitise(s):
 
 
 def vo_of(fqan):
-    """SPEC.md 7.2; "none" when there is no VO."""
+    """docs/protocol.md section 7; "none" when there is no VO."""
     if isinstance(fqan, str) and fqan.startswith("/"):
         vo = fqan[1:].split("/", 1)[0]
         if vo:

@@ -604,7 +604,7 @@ static void test_every_prefix_of_every_example_is_rejected(void **state) {
   assert_true(tried > 10000);
 }
 
-/* ---- legacy fix-ups (SPEC.md 10.4 plus max_cpus and num_cpus) ---------- */
+/* ---- legacy fix-ups (docs/protocol.md section 9, max_cpus, num_cpus) --- */
 
 static const struct {
   const char *name, *type, *body;
@@ -761,7 +761,7 @@ static void test_legacy_string_fixups(void **state) {
   }
 }
 
-/* Which numeric fields each message type reads (SPEC.md sections 3-6):
+/* Which numeric fields each message type reads (docs/protocol.md sections 3-6):
  * a member named vq_num_name(id) lands in num[id] for exactly these. */
 static int type_reads(int type, vq_num_id_t id) {
   switch (id) {
@@ -816,7 +816,7 @@ static void test_each_numeric_field_is_read_from_its_key_only(void **state) {
     for (int id = 0; id < VQ_N_COUNT; id++) {
       int reads = type_reads(t, (vq_num_id_t)id);
       if (reads < 0)
-        continue; /* SPEC does not say (shutdown_time in factory_status) */
+        continue; /* the protocol does not say (shutdown_time in factory_status) */
       char body[256], ctx[256];
       snprintf(body, sizeof(body), "\"%s\": 7.25",
                vq_num_name((vq_num_id_t)id));
@@ -837,7 +837,7 @@ static void test_each_numeric_field_is_read_from_its_key_only(void **state) {
   }
 }
 
-/* ---- VO from fqan (SPEC.md 7.2) --------------------------------------- */
+/* ---- VO from fqan (docs/protocol.md section 7) --------------------------- */
 
 static const struct {
   const char *name, *member;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_name.c: unit tests for src/vq_name.c, the naming contract of
- * DESIGN.md: each component sanitised to [A-Za-z0-9_-] (every other byte
- * becomes '_'), host = site, plugin_instance = <space>.<factory>,
+ * docs/protocol.md section 10: each component sanitised to [A-Za-z0-9_-] (every
+ * other byte becomes '_'), host = site, plugin_instance = <space>.<factory>,
  * type_instance = <vo>.<machinetype> (placeholder VO "none") or "" for
  * factory-level values; every slot must fit a 128-byte collectd field.
  */

@@ -148,8 +148,8 @@ static void test_format_db_one_line_per_type(void **state) {
   free(text);
 }
 
-/* The DS names are the VacQuery field names (DESIGN.md): every DS that is
- * taken from a message field is named like that field. */
+/* The DS names are the VacQuery field names (docs/protocol.md section 10):
+ * every DS that is taken from a message field is named like that field. */
 static void test_mapped_ds_names_are_field_names(void **state) {
   (void)state;
   size_t mapped = 0;

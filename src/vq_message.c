@@ -213,6 +213,10 @@ vq_parser_t *vq_parser_create(void) {
     free(p);
     return NULL;
   }
+  /* RFC 8259 only: no comments, single quotes, trailing commas, NaN,
+   * leading zeros or raw control characters; UTF-8 must be valid. */
+  json_tokener_set_flags(p->tok,
+                         JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
   return p;
 }
 

@@ -425,6 +425,19 @@ static long vq_hex4(const unsigned char *s) {
   return v;
 }
 
+/* Returns 1 if the digit at b[i] starts an integer part (not a later
+ * digit, a fraction or an exponent). */
+static int vq_starts_number(const unsigned char *b, size_t i) {
+  if (i == 0)
+    return 1;
+  unsigned p = b[i - 1];
+  if ((p >= '0' && p <= '9') || p == '.' || (p | 0x20) == 'e')
+    return 0;
+  if ((p == '+' || p == '-') && i >= 2 && (b[i - 2] | 0x20) == 'e')
+    return 0;
+  return 1;
+}
+
 /* Returns 1 if buf passes the checks json-c's strict mode leaves out: raw
  * control characters and strict UTF-8 in strings, paired surrogate
  * escapes, and outside strings no NaN/Infinity, single quotes, leading
@@ -471,9 +484,8 @@ static int vq_prescan(const unsigned char *b, size_t len) {
       }
     } else if (c == 'N' || c == 'I' || c == '\'') {
       return 0;
-    } else if (c == '0' && (i == 0 || b[i - 1] < '0' || b[i - 1] > '9') &&
-               (i == 0 || b[i - 1] != '.') && i + 1 < len && b[i + 1] >= '0' &&
-               b[i + 1] <= '9' && (i == 0 || (b[i - 1] | 0x20) != 'e')) {
+    } else if (c == '0' && i + 1 < len && b[i + 1] >= '0' && b[i + 1] <= '9' &&
+               vq_starts_number(b, i)) {
       return 0;
     } else if (c == '.' && (i + 1 >= len || b[i + 1] < '0' || b[i + 1] > '9')) {
       return 0;

@@ -162,7 +162,8 @@ static void test_strict_json_still_parses(void **state) {
        "\xf0\x9f\x98\x80", 4},
       {D("escaped control", WITH_SITE("\"a\\tb\\n\\u001f\"")), "a\tb\n\x1f", 5},
       {D("minus zero", WITH_X("-0")), "UKI-NORTHGRID-MAN-HEP", 21},
-      {D("zero point five", WITH_X("[0, 0.5, -0.5, 1e5, 1E+5, 2e-3]")),
+      {D("zero point five", WITH_X("[0, 0.5, -0.5, 1e5, 1E+5, 2e-3, 1e05, "
+                                   "1e+05, 1E-05, 10, 100.005]")),
        "UKI-NORTHGRID-MAN-HEP", 21},
       {D("whitespace around", " \t\r\n" WITH_SITE(SITE) " \t\r\n"),
        "UKI-NORTHGRID-MAN-HEP", 21},

@@ -214,6 +214,10 @@ vq_parser_t *vq_parser_create(void) {
     free(p);
     return NULL;
   }
+  /* RFC 8259 only: no comments, single quotes, trailing commas, NaN,
+   * leading zeros or raw control characters; UTF-8 must be valid. */
+  json_tokener_set_flags(p->tok,
+                         JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
   return p;
 }
 
@@ -376,11 +380,127 @@ static int vq_only_space(const char *buf, size_t off, size_t len) {
   return 1;
 }
 
+/* Returns the length of the strict UTF-8 sequence at s (at most n bytes),
+ * or 0 if it is invalid (overlong, surrogate, above U+10FFFF, truncated). */
+static size_t vq_utf8_len(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  size_t k;
+  unsigned lo = 0x80, hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf)
+    k = 2;
+  else if (c >= 0xe0 && c <= 0xef) {
+    k = 3;
+    if (c == 0xe0)
+      lo = 0xa0;
+    if (c == 0xed)
+      hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    k = 4;
+    if (c == 0xf0)
+      lo = 0x90;
+    if (c == 0xf4)
+      hi = 0x8f;
+  } else
+    return 0;
+  if (n < k || s[1] < lo || s[1] > hi)
+    return 0;
+  for (size_t i = 2; i < k; i++)
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+  return k;
+}
+
+/* Returns the value of the 4 hex digits at s, or -1. */
+static long vq_hex4(const unsigned char *s) {
+  long v = 0;
+  for (int i = 0; i < 4; i++) {
+    int c = s[i], d;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+      d = (c | 0x20) - 'a' + 10;
+    else
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/* Returns 1 if the digit at b[i] starts an integer part (not a later
+ * digit, a fraction or an exponent). */
+static int vq_starts_number(const unsigned char *b, size_t i) {
+  if (i == 0)
+    return 1;
+  unsigned p = b[i - 1];
+  if ((p >= '0' && p <= '9') || p == '.' || (p | 0x20) == 'e')
+    return 0;
+  if ((p == '+' || p == '-') && i >= 2 && (b[i - 2] | 0x20) == 'e')
+    return 0;
+  return 1;
+}
+
+/* Returns 1 if buf passes the checks json-c's strict mode leaves out: raw
+ * control characters and strict UTF-8 in strings, paired surrogate
+ * escapes, and outside strings no NaN/Infinity, single quotes, leading
+ * zeros or "1." numbers. json-c checks the rest. */
+static int vq_prescan(const unsigned char *b, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned c = b[i];
+    if (c == '"') {
+      for (i++;; i++) {
+        if (i >= len)
+          return 0;
+        c = b[i];
+        if (c == '"')
+          break;
+        if (c < 0x20)
+          return 0;
+        if (c >= 0x80) {
+          size_t k = vq_utf8_len(b + i, len - i);
+          if (k == 0)
+            return 0;
+          i += k - 1;
+        } else if (c == '\\') {
+          if (i + 1 >= len)
+            return 0;
+          if (b[i + 1] != 'u') {
+            i++;
+            continue;
+          }
+          long u = i + 5 < len ? vq_hex4(b + i + 2) : -1;
+          if (u < 0)
+            return 0;
+          i += 5;
+          if (u >= 0xdc00 && u <= 0xdfff)
+            return 0;
+          if (u >= 0xd800 && u <= 0xdbff) {
+            long l = i + 6 < len && b[i + 1] == '\\' && b[i + 2] == 'u'
+                         ? vq_hex4(b + i + 3)
+                         : -1;
+            if (l < 0xdc00 || l > 0xdfff)
+              return 0;
+            i += 6;
+          }
+        }
+      }
+    } else if (c == 'N' || c == 'I' || c == '\'') {
+      return 0;
+    } else if (c == '0' && i + 1 < len && b[i + 1] >= '0' && b[i + 1] <= '9' &&
+               vq_starts_number(b, i)) {
+      return 0;
+    } else if (c == '.' && (i + 1 >= len || b[i + 1] < '0' || b[i + 1] > '9')) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 vq_reason_t vq_parse(vq_parser_t *p, const char *buf, size_t len,
                      vq_message_t *m) {
   m->root = NULL;
   vq_message_clear(m);
-  if (len == 0 || len > (size_t)INT32_MAX)
+  if (len == 0 || len > (size_t)INT32_MAX ||
+      !vq_prescan((const unsigned char *)buf, len))
     return VQ_REJ_NOT_JSON;
 
   json_tokener_reset(p->tok);

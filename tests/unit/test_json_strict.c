@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_json_strict.c: datagrams that are not RFC 8259 JSON are rejected as
  * not_json by vq_parse(), while strict-but-valid JSON still parses. Every

@@ -816,7 +816,7 @@ static void test_each_numeric_field_is_read_from_its_key_only(void **state) {
     for (int id = 0; id < VQ_N_COUNT; id++) {
       int reads = type_reads(t, (vq_num_id_t)id);
       if (reads < 0)
-        continue; /* the protocol does not say (shutdown_time in factory_status) */
+        continue; /* not in the protocol: shutdown_time in factory_status */
       char body[256], ctx[256];
       snprintf(body, sizeof(body), "\"%s\": 7.25",
                vq_num_name((vq_num_id_t)id));

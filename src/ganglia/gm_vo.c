@@ -56,10 +56,6 @@ void gm_vo_destroy(gm_vo_t *t) {
   free(t);
 }
 
-size_t gm_vo_count(const gm_vo_t *t) {
-  return cm_htab_count(t->entries);
-}
-
 /* Returns a new entry for the key of site, pi and ti, or NULL. */
 static gm_vo_entry_t *gm_vo_entry_new(const char *site, const char *pi,
                                       const char *ti, const char *dot) {

@@ -814,8 +814,20 @@ static int gm_write(const data_set_t *ds, const value_list_t *vl,
   char prefix[GM_NAME_MAX] = "";
   int meta = 0;
   pthread_mutex_lock(&gm_lock);
+  /* Lists without the raw names (the finished-machine series) go to the
+   * host their plugin instance was last seen with. */
+  char known[GM_NAME_MAX];
+  const char *alias = NULL;
+  if (factory_plugin && factory == NULL && vl->plugin_instance[0] != '\0' &&
+      (alias = gm_hosts_lookup_alias(in->hosts, vl->plugin_instance)) != NULL) {
+    sstrncpy(known, alias, sizeof(known));
+    g.ganglia_host = known;
+  }
   const gm_host_t *host =
       gm_touch(in, &g, gm_addr_parse(source), space, route, now, &meta);
+  if (host != NULL && factory != NULL &&
+      gm_hosts_alias(in->hosts, vl->plugin_instance, host->name) != 0)
+    gm_drop(in, &g, "*", "out of memory for the host alias");
   /* A factory that serves several spaces (Vcycle) keeps one host; the
    * values of every space but its first carry the space in their names. */
   if (host != NULL && space != NULL && host->space[0] != '\0' &&

@@ -14,7 +14,14 @@ struct gm_hosts {
   gm_net_t net;
   cm_htab_t *by_name; /* name -> gm_host_t */
   cm_htab_t *by_addr; /* 4 bytes of addr -> gm_host_t */
+  cm_htab_t *aliases; /* alias -> gm_alias_t */
 };
+
+/* An alias of a host, by name (hosts are freed at expiry; names stay). */
+typedef struct {
+  char alias[GM_NAME_MAX];
+  char name[GM_NAME_MAX];
+} gm_alias_t;
 
 int gm_net_parse(const char *s, gm_net_t *net, char *err, size_t errsize) {
   unsigned a, b, c, d, len;
@@ -62,7 +69,8 @@ gm_hosts_t *gm_hosts_create(const gm_net_t *net) {
   h->net = *net;
   h->by_name = cm_htab_create();
   h->by_addr = cm_htab_create();
-  if (h->by_name == NULL || h->by_addr == NULL) {
+  h->aliases = cm_htab_create();
+  if (h->by_name == NULL || h->by_addr == NULL || h->aliases == NULL) {
     gm_hosts_destroy(h);
     return NULL;
   }
@@ -74,6 +82,7 @@ void gm_hosts_destroy(gm_hosts_t *h) {
     return;
   cm_htab_destroy(h->by_addr, NULL);
   cm_htab_destroy(h->by_name, free);
+  cm_htab_destroy(h->aliases, free);
   free(h);
 }
 
@@ -175,6 +184,32 @@ const gm_host_t *gm_hosts_touch(gm_hosts_t *h, const gm_sighting_t *s,
   return e;
 }
 
+int gm_hosts_alias(gm_hosts_t *h, const char *alias, const char *name) {
+  size_t al = strlen(alias), nl = strlen(name);
+  if (h->aliases == NULL || al == 0 || al >= GM_NAME_MAX || nl >= GM_NAME_MAX)
+    return -1;
+  gm_alias_t *a = cm_htab_get(h->aliases, alias, al);
+  if (a != NULL) {
+    memcpy(a->name, name, nl + 1);
+    return 0;
+  }
+  if ((a = calloc(1, sizeof(*a))) == NULL)
+    return -1;
+  memcpy(a->alias, alias, al + 1);
+  memcpy(a->name, name, nl + 1);
+  if (cm_htab_put(h->aliases, a->alias, al, a) != 0) {
+    free(a);
+    return -1;
+  }
+  return 0;
+}
+
+const char *gm_hosts_lookup_alias(const gm_hosts_t *h, const char *alias) {
+  const gm_alias_t *a =
+      h->aliases != NULL ? cm_htab_get(h->aliases, alias, strlen(alias)) : NULL;
+  return a != NULL ? a->name : NULL;
+}
+
 uint32_t gm_addr_parse(const char *s) {
   unsigned a, b, c, d;
   char tail;
@@ -213,6 +248,18 @@ size_t gm_hosts_expire(gm_hosts_t *h, double now, double timeout) {
   cm_htab_destroy(h->by_addr, NULL);
   h->by_name = names;
   h->by_addr = addrs;
+  /* Aliases of the hosts that are gone go too. */
+  cm_htab_t *aliases = cm_htab_create();
+  gm_alias_t *a;
+  iter = 0;
+  while ((a = cm_htab_next(h->aliases, &iter)) != NULL) {
+    if (aliases == NULL ||
+        cm_htab_get(names, a->name, strlen(a->name)) == NULL ||
+        cm_htab_put(aliases, a->alias, strlen(a->alias), a) != 0)
+      free(a);
+  }
+  cm_htab_destroy(h->aliases, NULL);
+  h->aliases = aliases != NULL ? aliases : cm_htab_create();
   return removed;
 }
 

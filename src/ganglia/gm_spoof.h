@@ -92,6 +92,18 @@ typedef struct {
 const gm_host_t *gm_hosts_touch(gm_hosts_t *h, const gm_sighting_t *s,
                                 double now, double meta_period, int *send_meta);
 
+/*
+ * Remembers that value lists identified by alias (write_gmond: a plugin
+ * instance "<space>.<factory>") belong to host name, for the value lists
+ * that do not name their host themselves. Returns 0, or -1 when out of
+ * memory or a name does not fit. An alias lives until its host expires.
+ */
+int gm_hosts_alias(gm_hosts_t *h, const char *alias, const char *name);
+
+/* Returns the host name remembered for alias (owned by the registry, valid
+ * until the next gm_hosts_alias or gm_hosts_expire), or NULL. */
+const char *gm_hosts_lookup_alias(const gm_hosts_t *h, const char *alias);
+
 /* Parses a dotted IPv4 address ("192.0.2.7"). Returns it in host order, or
  * 0 when s is NULL or not such an address. */
 uint32_t gm_addr_parse(const char *s);

@@ -470,7 +470,8 @@ class GmondE2E:
         got = {m: (fhost["metrics"][m]["TYPE"], fhost["metrics"][m]["UNITS"],
                    fhost["metrics"][m]["SLOPE"])
                for m in want if fhost and m in fhost["metrics"]}
-        CK.check("%s: Ganglia type, units and slope per DS" % site, got == want, got)
+        CK.check("%s: Ganglia type, units and slope per DS" % site, got == want,
+                 (got, sorted(hosts)[:8]))
         fin = [d for h in hosts.values() for m, d in h["metrics"].items()
                if m.startswith("vacquery_finished.") and m.endswith(".machines")]
         if finished:

@@ -212,9 +212,24 @@ static void test_real_addresses(void **state) {
                                     "a.b.c.d", NULL};
   for (size_t i = 0; i < COUNT(bad); i++)
     CHECK_INT(bad[i] ? bad[i] : "NULL", gm_addr_parse(bad[i]), 0);
+  /* Aliases: a plugin instance remembered for its host. */
+  CHECK_INT("alias", gm_hosts_alias(h, "sp_a.vac101", "vac101.example.ac.uk"),
+            0);
+  CHECK_CSTR("alias", gm_hosts_lookup_alias(h, "sp_a.vac101"),
+             "vac101.example.ac.uk");
+  CHECK_INT("unknown alias", gm_hosts_lookup_alias(h, "sp_a.x") == NULL, 1);
+  CHECK_INT("alias moves",
+            gm_hosts_alias(h, "sp_a.vac101", "vac102.example.ac.uk"), 0);
+  CHECK_CSTR("alias moved", gm_hosts_lookup_alias(h, "sp_a.vac101"),
+             "vac102.example.ac.uk");
+  CHECK_INT("empty alias", gm_hosts_alias(h, "", "x"), -1);
   /* After expiry and rebuild every host keeps its own address. */
   CHECK_INT("nothing expired", gm_hosts_expire(h, 6, 100), 0);
+  CHECK_CSTR("alias kept", gm_hosts_lookup_alias(h, "sp_a.vac101"),
+             "vac102.example.ac.uk");
   CHECK_INT("expire all", gm_hosts_expire(h, 1000, 100), 3);
+  CHECK_INT("alias gone with its host",
+            gm_hosts_lookup_alias(h, "sp_a.vac101") == NULL, 1);
   gm_hosts_destroy(h);
 }
 

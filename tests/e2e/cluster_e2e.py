@@ -395,8 +395,9 @@ def check_outage(cl, victim_name):
     on_victim = wsp_paths(victim)
     rec_victim = {p: s for p, s in record.items() if p in on_victim}
     n_points = sum(len(s) for s in rec_victim.values())
-    CK.check("collectd sent %d datapoints of %d series of cache %s during the outage "
-             "(csv record)" % (n_points, len(rec_victim), victim_name),
+    CK.check("collectd sent %d datapoints of %d series of cache %s from 6 s before its "
+             "stop to 2 s after its restart (csv record)" % (n_points, len(rec_victim),
+                                                            victim_name),
              len(rec_victim) >= 10 and n_points >= 10 * OUTAGE, len(rec_victim))
 
     # carbon-cache 1.1.7 writes its in-memory cache, then sleeps 1 s; on
@@ -447,9 +448,6 @@ def check_outage(cl, victim_name):
         "was down are missing" % (lost, sent_in))
     CK.check("stock write_graphite without the relay loses values while carbon is down "
              "(%d of %d lost)" % (lost, sent_in), sent_in > 0 and lost > sent_in // 2)
-    CK.check("the relay dropped nothing (no 'dropped' or overflow in its log)",
-             not re.search(r"(?i)dropp|overflow", cl.text("relay.out")),
-             cl.text("relay.out")[-600:])
 
 
 def run(cl):

@@ -14,7 +14,9 @@ that the data that should trigger it produces the threshold notification
 WARNING or FAILURE at all. The drop rules run on two more collectd
 daemons: one with a tiny socket buffer that is stopped (SIGSTOP) while a
 burst arrives (kernel drops), one with a queue of length 1 (queue drops);
-each first gets quiet, paced traffic.
+each first gets quiet, paced traffic. Two more run it beside the shipped
+write_graphite drop-in: its PostCacheChain keeps values from the threshold
+plugin unless "threshold" is added to its write targets, as documented.
 
 Environment as tests/e2e/run-py.sh sets it. Prints one line per check,
 ends with `N passed, M failed`. Exit 0 pass, 1 fail, 99 hard error.
@@ -363,6 +365,54 @@ def run_drops(tmp, include, kind):
         d.stop()
 
 
+# ---- beside vacquery_graphite.conf ----------------------------------------------------
+
+GRAPHITE_DROPIN = os.path.join(TOP, "etc", "collectd.d", "vacquery_graphite.conf")
+
+
+def run_chain(tmp, include, added):
+    """The threshold drop-in beside the write_graphite drop-in, whose
+    PostCacheChain decides which writer gets what. added: "threshold" put
+    into both of its write targets, as the threshold drop-in says."""
+    with open(GRAPHITE_DROPIN) as f:
+        text = f.read()
+    port = e2e.free_udp_port()  # nothing listens there: write_graphite just fails
+    text = re.sub(r'Host "[^"]*"(\s*# EDIT)', r'Host "127.0.0.1"\1', text)
+    text = re.sub(r'Port "[^"]*"(\s*# EDIT)', r'Port "%d"\1' % port, text)
+    text = text.replace('Plugin "rrdtool"', 'Plugin "logfile"')
+    if added:
+        text, n = re.subn(r'(\n(\s*)Plugin "(write_graphite/vacmon|logfile)"[^\n]*)',
+                          r'\1\n\2Plugin "threshold"', text)
+        CK.check("graphite drop-in: threshold added to its 2 write targets", n == 2, n)
+    name = "chain-" + ("added" if added else "plain")
+    gconf = os.path.join(tmp, name + "-graphite.conf")
+    with open(gconf, "w") as f:
+        f.write(text)
+    both = os.path.join(tmp, name + "-both.conf")
+    with open(both, "w") as f:
+        f.write('Include "%s"\nInclude "%s"\n' % (gconf, include))
+    d = Daemon(tmp, name, ["RateLimit 0", "ReportInterval 60", "StaleTimeout 3600"], both)
+    try:
+        if not CK.check("%s collectd starts with both drop-ins" % name, d.ready(),
+                        d.text()[-1500:]):
+            return
+        for _ in range(3):
+            d.send(factory_status(SITE_FIRE, "swap.example.ac.uk", swap_used_kb=2 * 1048576))
+            time.sleep(1)
+        time.sleep(2)
+        hit = [n for n in d.notes() if n["threshold"] and n["ds"] == "swap_used_kb"
+               and n["severity"] == "WARNING"]
+        if added:
+            CK.check("with threshold in the graphite chain's targets: swap rule fires", hit,
+                     d.notes()[-3:])
+        else:
+            CK.check("without it (the pitfall the drop-in documents): the graphite chain "
+                     "keeps every value from the threshold plugin", not hit and not any(
+                         n["threshold"] for n in d.notes()), d.notes()[-3:])
+    finally:
+        d.stop()
+
+
 def main():
     t0 = time.monotonic()
     if not os.access(e2e.COLLECTD, os.X_OK):
@@ -378,6 +428,8 @@ def main():
     results = {}
     threads = [threading.Thread(target=lambda k=k: results.setdefault(k, run_drops(
         tmp, include, k))) for k in ("kernel", "queue")]
+    threads += [threading.Thread(target=lambda a=a: run_chain(tmp, include, a))
+                for a in (False, True)]
     try:
         for t in threads:  # the drop daemons run beside the main one
             t.start()

@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -359,7 +360,6 @@ def graphite_seconds(stack, paths, t0, t1):
         chunk = paths[i:i + 40]
         params = [("target", p) for p in chunk] + [
             ("format", "json"), ("from", str(int(t0) - 1)), ("until", str(int(t1) + 1))]
-        import urllib.parse
         body = stack.get("/render?" + urllib.parse.urlencode(params))
         for s in json.loads(body):
             out[s["target"]] = {ts for v, ts in s["datapoints"] if v is not None}

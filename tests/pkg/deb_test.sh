@@ -82,17 +82,16 @@ in_use=$(ss -Hlunp 'sport = :8884')
 
 tmp=$(mktemp -d /tmp/deb_test.XXXXXX)
 chmod 755 "$tmp" # apt's _apt user reads the .deb files from here
-cpid="" we_installed="" es_copied=""
-cleanup() { # stops our collectd, undoes what this run did to the system
+cpid=""
+# Stops our collectd and undoes what this run did: the preconditions hold
+# that none of the packages, the spool or the ES drop-in was there before.
+cleanup() {
   if [ -n "$cpid" ]; then kill -KILL "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; fi
-  [ -n "$es_copied" ] && rm -f "$es_dropin"
-  if [ -n "$we_installed" ]; then
-    for p in $pkgs; do
-      if installed "$p"; then apt_get purge $pkgs >/dev/null 2>&1; break; fi
-    done
-    rm -rf "$spool"
-  fi
-  rm -rf "$tmp"
+  rm -f "$es_dropin"
+  for p in $pkgs; do
+    if installed "$p"; then apt_get purge $pkgs >/dev/null 2>&1; break; fi
+  done
+  rm -rf "$spool" "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
@@ -241,7 +240,6 @@ check "before install: one host directory (collectd's Hostname: $host)" $? "$hos
 (cd "$debs" && apt_get install --no-install-recommends ./collectd-vacmon_*.deb \
   ./collectd-vacmon-elasticsearch_*.deb ./collectd-vacmon-gmond_*.deb) >"$tmp/install.log" 2>&1
 rc=$?
-we_installed=yes
 check "apt-get install ./*.deb" $rc "$(tail -10 "$tmp/install.log")"
 for p in $pkgs; do
   installed "$p" && dpkg-query -W -f='${db:Status-Abbrev}' "$p" | grep -q '^ii'
@@ -332,7 +330,6 @@ stock_conf "$C"
 closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed "s|URL \"http://127.0.0.1:9200\"|URL \"http://127.0.0.1:$closed\"|" \
   /usr/share/doc/collectd-vacmon/examples/write_elasticsearch.conf >"$es_dropin"
-es_copied=yes
 grep -q -x "    URL \"http://127.0.0.1:$closed\"" "$es_dropin"
 check "write_elasticsearch enabled: example copied into $confd, URL set" $?
 start_collectd "$C"
@@ -343,7 +340,7 @@ wait_for 60 spooled
 check "write_elasticsearch spools under $spool while the cluster does not answer" $? \
   "$(ls -lR "$spool" 2>&1 | head -5; tail -5 "$C/collectd.out")"
 stop_collectd
-rm -f "$es_dropin" && es_copied=""
+rm -f "$es_dropin" # disabled again: the administrator's file, not the package's
 
 # ---- 5. purge ----------------------------------------------------------
 apt_get purge $pkgs >"$tmp/purge.log" 2>&1
@@ -365,7 +362,6 @@ check "/usr/share/collectd-vacmon and /usr/share/doc/collectd-vacmon removed" $?
 snapshot >"$tmp/after.snapshot"
 diff "$tmp/before.snapshot" "$tmp/after.snapshot" >"$tmp/snapshot.diff"
 check "/etc/collectd, /usr/lib/collectd, /var/lib/collectd exactly as before the install" $? "$(head -10 "$tmp/snapshot.diff")"
-we_installed=""
 
 summary
 [ "$bad" -eq 0 ]

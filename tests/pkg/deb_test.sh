@@ -166,11 +166,13 @@ for p in $pkgs; do
 done
 
 # ---- the stock configuration, data directories in $tmp -----------------
-stock=/etc/collectd/collectd.conf
-[ -f "$stock" ] || stock=/usr/share/doc/collectd-core/examples/collectd.conf
+# collectd-core's pristine example (package collectd copies it to
+# /etc/collectd/collectd.conf), else the installed one.
+stock=/usr/share/doc/collectd-core/examples/collectd.conf
+[ -f "$stock" ] || [ -f "$stock.gz" ] || stock=/etc/collectd/collectd.conf
 if [ -f "$stock" ]; then cp "$stock" "$tmp/stock.conf"
 elif [ -f "$stock.gz" ]; then zcat "$stock.gz" >"$tmp/stock.conf"
-else die "collectd-core's stock collectd.conf is there" "neither /etc/collectd/collectd.conf nor $stock"
+else die "collectd-core's stock collectd.conf is there" "neither $stock nor the example"
 fi
 echo "stock configuration: $stock"
 # stock_conf DIR: the stock configuration with its data under DIR
@@ -292,8 +294,8 @@ for site in UKI-SIM-SITE-1 sim2_example_ac_uk; do
 done
 f=$(find "$rrd/UKI-SIM-SITE-1" -path '*/vacquery-*/vacquery_factory.rrd' | sort | head -1)
 rrdtool lastupdate "$f" >"$B/lastupdate" 2>&1
-head -1 "$B/lastupdate" | grep -q -w running_processors &&
-  awk 'NR == 3 { exit !($2 > 0) }' "$B/lastupdate"
+awk 'NR == 1 { first = $1 } NR == 3 { exit !(first == "running_processors" && $2 > 0) }' \
+  "$B/lastupdate"
 check "vacquery_factory.rrd holds running_processors > 0 (${f#"$rrd"/})" $? "$(cat "$B/lastupdate")"
 
 # Every stock file of step 2 stored again and updated while vacquery runs.

@@ -248,8 +248,8 @@ for p in $pkgs; do
   check "$p installed (ii)" $?
   dpkg -L "$p" >"$tmp/$p.files"
 done
-cat "$tmp"/*.files | sort -u | while read -r f; do [ -d "$f" ] || echo "$f"; done >"$tmp/files.list"
-echo "installed: $(wc -l <"$tmp/files.list") files (not directories)"
+cat "$tmp"/*.files | sort -u | while read -r f; do [ -d "$f" ] && [ ! -L "$f" ] || echo "$f"; done >"$tmp/files.list"
+echo "installed: $(wc -l <"$tmp/files.list") files and symlinks (not directories)"
 [ -f "$confd/vacquery.conf" ] && grep -q -x 'LoadPlugin vacquery' "$confd/vacquery.conf"
 check "$confd/vacquery.conf installed, active" $?
 active=$(grep -l -E '^[[:space:]]*LoadPlugin' "$confd"/* 2>/dev/null)

@@ -144,6 +144,9 @@ contains collectd-vacmon /usr/lib/collectd/vacquery.so \
   /etc/collectd/collectd.conf.d/vacquery.conf /usr/bin/vacquery-send \
   /usr/bin/vacquery-summary /usr/share/collectd-vacmon/vacquery_types.db \
   /usr/share/doc/collectd-vacmon/examples/vacquery_graphite.conf \
+  /usr/share/doc/collectd-vacmon/examples/vacquery_write_http.conf \
+  /usr/share/doc/collectd-vacmon/examples/vacquery_threshold.conf \
+  /usr/share/doc/collectd-vacmon/examples/vacmon-relay.conf \
   /usr/share/collectd-vacmon/grafana/dashboards/vacmon-all.json \
   /usr/share/collectd-vacmon/graphite/dashboards/vacmon-all.json \
   /usr/share/doc/collectd-vacmon/copyright

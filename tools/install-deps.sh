@@ -13,6 +13,7 @@ pkgs=(
   libganglia1-dev libtirpc-dev ganglia-monitor gmetad rrdtool  # write_gmond, its e2e daemons
   graphite-carbon graphite-web python3-django            # carbon-cache + graphite-web
   carbon-c-relay                                         # Graphite cluster e2e (relay)
+  debhelper dpkg-dev fakeroot lintian                    # tests/pkg/deb_test.sh: .debs, lintian
 )
 missing=()
 for p in "${pkgs[@]}"; do

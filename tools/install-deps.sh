@@ -14,6 +14,8 @@ pkgs=(
   graphite-carbon graphite-web python3-django            # carbon-cache + graphite-web
 )
 missing=()
+# node and npm for the Grafana schema test (any install providing them will do)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

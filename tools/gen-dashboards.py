@@ -145,9 +145,9 @@ def age(level, name_nodes):
                                     ",".join(str(n) for n in name_nodes))
 
 
-def last(level, ds, name_nodes, scale=None):
-    e = "aliasByNode(%s,%s)" % (fac(level, ds), ",".join(str(n) for n in name_nodes))
-    return "scale(%s,%s)" % (e, scale) if scale else e
+def last(level, ds, name_nodes):
+    """Each factory's series of one field, named by the given nodes."""
+    return "aliasByNode(%s,%s)" % (fac(level, ds), ",".join(str(n) for n in name_nodes))
 
 
 # ---- panels -----------------------------------------------------------------------
@@ -291,9 +291,12 @@ def factory_table(level):
     hour."""
     targets = []
     for ds, key, head, unit, scale, gw in FACTORY_COLUMNS:
-        e = age(level, [N_FACTORY]) if ds == "age" else last(level, ds, [N_FACTORY])
-        if scale:
-            e = "scale(%s,%s)" % (e, scale)
+        if ds == "age":
+            e = age(level, [N_FACTORY])
+        elif scale:  # inside aliasByNode: the series keeps the factory's name
+            e = "aliasByNode(scale(%s,%s),%d)" % (fac(level, ds), scale, N_FACTORY)
+        else:
+            e = last(level, ds, [N_FACTORY])
         targets.append(T(kv_alias(e, "factory", key), label=head, gw=gw, plain=e))
     return [P("Most recent update from factories", targets, kind="matrix", width=24,
               matrix=("factory", "Factory", FACTORY_COLUMNS),
@@ -449,9 +452,11 @@ def drill_url(view, var):
 
 def link_override(view, p):
     """The drill-down link as an override on the series it belongs to: every
-    series name but the panel's overlays ("Max processors", ...)."""
-    names = [re.escape(t["label"]) for t in p["targets"] if t["overlay"]]
-    rx = "(?!(%s)$).+" % "|".join(names) if names else ".+"
+    series name but the overlays' ("Max processors", ...; Grafana anchors
+    the pattern at both ends)."""
+    names = sorted({re.escape(t["label"]) for v in VIEWS for q in v["panels"]
+                    for t in q["targets"] if t["overlay"]})
+    rx = "(?!(%s)$).+" % "|".join(names)
     return {"matcher": {"id": "byRegexp", "options": rx},
             "properties": [{"id": "links", "value": [
                 {"title": "Open %s" % p["link"], "url": drill_url(view, p["link"])}]}]}

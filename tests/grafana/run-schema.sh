@@ -14,25 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${top_builddir:=$top_srcdir}"
 src=$top_srcdir/tests/grafana
 work=$top_builddir/tests/grafana
-for c in node npm; do
-  if ! command -v "$c" >/dev/null 2>&1; then
-    echo "ERROR: $c is missing (Debian: nodejs npm; tools/install-deps.sh installs them)"
-    exit 99
-  fi
-done
-mkdir -p "$work" || exit 99
-if [ "$(cd "$work" && pwd)" != "$(cd "$src" && pwd)" ]; then
-  cp "$src/package.json" "$src/package-lock.json" "$work/" || exit 99
-fi
-stamp=$work/node_modules/.vacmon-lock
-if ! cmp -s "$src/package-lock.json" "$stamp" 2>/dev/null; then
-  echo "npm ci (pinned: $(cd "$src" && node -p 'Object.entries(require("./package.json").dependencies).map(([k,v])=>k+"@"+v).join(" ")'))"
-  if ! (cd "$work" && npm ci --no-audit --no-fund --loglevel=error); then
-    echo "ERROR: npm ci failed (is the npm registry reachable?): the schema cannot be built, nothing was validated"
-    exit 99
-  fi
-  cp "$src/package-lock.json" "$stamp"
-fi
+"$src/npm-ci.sh" "$work" || exit 99
 nm=$work/node_modules
 gen=$nm/.bin/ts-json-schema-generator
 raw=$nm/@grafana/schema/dist/types/raw

@@ -493,7 +493,8 @@ def matrix_panel(view, p):
             {"id": "extractFields", "options": {"source": "Field", "format": "kvp",
                                                 "replace": False}},
             {"id": "groupingToMatrix", "options": {"rowField": row, "columnField": "metric",
-                                                   "valueField": "Last *"}},
+                                                   "valueField": "Last *",
+                                                   "emptyValue": "null"}},
             {"id": "organize", "options": {
                 "excludeByName": {},
                 "indexByName": dict([(corner, 0)] + [(c[1], i + 1) for i, c in
@@ -501,7 +502,8 @@ def matrix_panel(view, p):
                 "renameByName": dict([(corner, head)] + [(c[1], c[2]) for c in cols])}},
             {"id": "sortBy", "options": {"sort": [{"field": head}]}},
         ],
-        "fieldConfig": {"defaults": {"custom": {"align": "right", "inspect": False,
+        "fieldConfig": {"defaults": {"noValue": "-",  # VacMon's missing value
+                                     "custom": {"align": "right", "inspect": False,
                                                 "cellOptions": {"type": "auto"}}},
                         "overrides": overrides},
         "options": {"showHeader": True, "cellHeight": "sm", "frameIndex": 0},

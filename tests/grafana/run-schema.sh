@@ -36,5 +36,5 @@ for (const t of ["timeseries", "table"]) {
   for (const k of ["Options", "FieldConfig"]) o[t][k] = JSON.parse(fs.readFileSync(`${d}/${t}-${k}.schema.json`));
 }
 fs.writeFileSync(`${d}/panels.schema.json`, JSON.stringify(o));' "$out" || exit 99
-cd "$work" && exec node "$src/validate.js" "$out/dashboard.schema.json" "$out/panels.schema.json" \
+cd "$work" && NODE_PATH=$nm exec node "$src/validate.js" "$out/dashboard.schema.json" "$out/panels.schema.json" \
   "$top_srcdir"/graphs/grafana/dashboards/*.json

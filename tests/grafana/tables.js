@@ -15,21 +15,7 @@
 // the strings this project's targets produce, added as new string fields
 // after the source field (replace: false), as Grafana's extractFields does.
 'use strict';
-// @grafana/data expects a browser: the few globals its imports touch.
-const mem = {};
-global.window = {addEventListener() {}, removeEventListener() {}, dispatchEvent: () => true,
-  location: {href: 'http://localhost/'}, navigator: {userAgent: 'node'},
-  matchMedia: () => ({matches: false, addListener() {}, removeListener() {}}),
-  localStorage: {getItem: (k) => mem[k] ?? null, setItem: (k, v) => { mem[k] = String(v); },
-    removeItem: (k) => { delete mem[k]; }}};
-global.localStorage = window.localStorage;
-global.history = window.history = {pushState() {}, replaceState() {}};
-global.document = {getElementsByTagName: () => [{}], head: {appendChild() {}},
-  addEventListener() {}, documentElement: {style: {}},
-  createElement: () => ({getContext: () => null, style: {}, appendChild() {}, setAttribute() {},
-    sheet: {insertRule() {}, cssRules: []}})};
-global.requestAnimationFrame = (f) => setTimeout(f, 0);
-process.env.NODE_ENV = 'production';
+require('./grafana-shim.js'); // @grafana/data expects a browser
 
 const fs = require('fs');
 const d = require('@grafana/data');

@@ -125,8 +125,53 @@ function main(argv) {
   ts.options.legend.displayMode = 'grid';
   check('planted error rejected: timeseries legend.displayMode "grid"', validatePanels(d).length === 1);
 
+  grafanaLogic(files);
   console.log(`${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
+}
+
+// What Grafana's own code (npm @grafana/data, the version of the minimum
+// Grafana) makes of the dashboards: the auto bucket of each time preset,
+// and which series the drill-down link matchers select.
+const AUTO_BUCKET = {'now-1h': '5m', 'now-2h': '5m', 'now-4h': '10m', 'now-1d': '1h',
+  'now-1w': '6h', 'now-4w': '1d', 'now-1y': '7d'};  // Grafana 10.4, 20 buckets, >= 5m
+const OVERLAYS = ['Max processors', 'Known factories', 'Running processors'];
+const DRILL = ['UKI-NORTHGRID-MAN-HEP', 'vac01_example_ac_uk', 'space1', 'Max processors 2'];
+
+function grafanaLogic(files) {
+  require('./grafana-shim.js');
+  const d = require('@grafana/data');
+  const version = require('@grafana/data/package.json').version;
+  for (const f of files) {
+    const dash = JSON.parse(fs.readFileSync(f, 'utf8'));
+    const name = path.basename(f);
+    const b = dash.templating.list.find((v) => v.name === 'bucket');
+    const got = {};
+    for (const q of dash.timepicker.quick_ranges) {
+      const range = {from: d.dateMath.parse(q.from), to: d.dateMath.parse(q.to), raw: q};
+      got[q.from] = d.rangeUtil.calculateInterval(range, b.auto_count, b.auto_min).interval;
+    }
+    check(`${name}: auto bucket per preset (@grafana/data ${version} calculateInterval): ` +
+      Object.entries(got).map(([k, v]) => `${k.slice(4)} ${v}`).join(', '),
+    JSON.stringify(got) === JSON.stringify(AUTO_BUCKET), JSON.stringify(got));
+    const frame = (n) => d.toDataFrame({name: n, fields: [{name: 'Value', type: 'number',
+      values: [1], config: {displayNameFromDS: n}}]});
+    const onAll = dash.panels.filter((x) => ((x.fieldConfig || {}).defaults || {}).links?.length)
+      .map((x) => x.title);
+    check(`${name}: no panel links every series (fieldConfig.defaults.links)`, onAll.length === 0,
+      JSON.stringify(onAll));
+    for (const p of dash.panels.filter((x) => x.type === 'timeseries')) {
+      for (const o of p.fieldConfig.overrides) {
+        if (!o.properties.some((pr) => pr.id === 'links')) continue;
+        const m = d.fieldMatchers.get(o.matcher.id).get(o.matcher.options);
+        const sel = (n) => { const fr = frame(n); return m(fr.fields[0], fr, [fr]); };
+        const own = p.targets.slice(1).map((t) => /,'([^']*)'\)$/.exec(t.target)[1]);
+        const wrong = OVERLAYS.concat(own).filter(sel).concat(DRILL.filter((n) => !sel(n)).map((n) => 'not ' + n));
+        check(`${name}: ${p.title}: link only on its series (Grafana's ${o.matcher.id} matcher)`,
+          wrong.length === 0, JSON.stringify(wrong));
+      }
+    }
+  }
 }
 
 process.exitCode = main(process.argv.slice(2));

@@ -15,6 +15,9 @@ for c in node npm; do
   fi
 done
 mkdir -p "$work" || exit 99
+# one npm ci at a time per build tree (make -j runs the npm-based tests together)
+exec 9>"$work/.npm-ci.lock"
+flock 9 || exit 99
 if [ "$(cd "$work" && pwd)" != "$src" ]; then
   cp "$src/package.json" "$src/package-lock.json" "$work/" || exit 99
 fi

@@ -22,8 +22,13 @@ write_graphite drop-in (etc/collectd.d/vacquery_graphite.conf):
 
 VacMon's arithmetic (docs/protocol.md section 11): each sender series is averaged
 over a bucket, then the group is the sum of those averages. Here:
-summarize(<leaf>, '$bucket', 'avg', true), then groupByNode(..., 'sum').
-Standard library only; the output is deterministic (sorted keys, no dates).
+summarize(<leaf>, '$bucket', 'avg', true), then groupByNode(..., 'sum'), where
+$bucket is an interval variable whose `auto` follows the time range (20
+buckets, at least 5 minutes). Grafana dashboards take their datasource from
+the `datasource` variable (import input DS_GRAPHITE); the tables are built
+from series named `<row>=<name> metric=<column>` by the panels'
+transformations. Standard library only; the output is deterministic (sorted
+keys, no dates).
 """
 
 import json
@@ -556,6 +561,7 @@ def dash_link(title, uid, include_vars):
 
 
 def description(view):
+    """The dashboard's description: what it is and the Grafana it needs."""
     return ("%s (collectd-vacmon, VacMon's view over Graphite). Needs Grafana %s or later "
             "and a Graphite datasource (chosen in the Datasource variable). Bucket: auto "
             "follows the time range (%d buckets, at least %s)." % (

@@ -21,6 +21,7 @@ const fs = require('fs');
 const d = require('@grafana/data');
 const {firstValueFrom} = require('rxjs');
 
+// Data frames as Grafana's Graphite datasource builds them; returns a list.
 function frames(render) {
   const out = [];
   for (const {refId, series} of render) {
@@ -57,6 +58,7 @@ const extractKvp = {
   }))),
 };
 
+// Runs the panel's transformations; prints the single resulting table.
 async function main(panelFile, renderFile) {
   const panel = JSON.parse(fs.readFileSync(panelFile, 'utf8'));
   const render = JSON.parse(fs.readFileSync(renderFile, 'utf8'));

@@ -43,6 +43,7 @@ const ALLOWED = {
   },
 };
 
+// The generated schema with the ALLOWED keys added; returns the schema.
 function loadSchema(file) {
   const s = JSON.parse(fs.readFileSync(file, 'utf8'));
   for (const [def, props] of Object.entries(ALLOWED)) {
@@ -52,11 +53,13 @@ function loadSchema(file) {
 }
 
 let passed = 0, failed = 0;
+// Prints and counts one check; returns ok.
 function check(name, ok, detail) {
   console.log((ok ? 'PASS ' : 'FAIL ') + name + (ok || detail === undefined ? '' : ': ' + detail));
   if (ok) passed++; else failed++;
   return ok;
 }
+// The first ajv errors of a validator, as one line.
 function errs(v) {
   return JSON.stringify((v.errors || []).slice(0, 4).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`));
 }
@@ -138,6 +141,8 @@ const AUTO_BUCKET = {'now-1h': '5m', 'now-2h': '5m', 'now-4h': '10m', 'now-1d': 
 const OVERLAYS = ['Max processors', 'Known factories', 'Running processors'];
 const DRILL = ['UKI-NORTHGRID-MAN-HEP', 'vac01_example_ac_uk', 'space1', 'Max processors 2'];
 
+// Checks, with @grafana/data, the auto bucket of every preset and the
+// series each drill-down link matcher selects; returns nothing.
 function grafanaLogic(files) {
   require('./grafana-shim.js');
   const d = require('@grafana/data');

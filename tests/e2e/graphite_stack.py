@@ -105,7 +105,7 @@ STORAGE_DIR = {d!r} + '/storage'
 WHISPER_DIR = {d!r} + '/storage/whisper'
 INDEX_FILE = {d!r} + '/storage/index'
 LOG_DIR = {d!r} + '/log/webapp'
-STATIC_ROOT = {d!r} + '/webapp/static'
+STATIC_ROOT = {static_root!r}
 CARBONLINK_HOSTS = ['127.0.0.1:{query_port}']
 CARBONLINK_TIMEOUT = 2.0
 DEFAULT_CACHE_DURATION = 0
@@ -142,14 +142,62 @@ print('graphite-web listening on 127.0.0.1:%s' % sys.argv[1], flush=True)
 httpd.serve_forever()
 """
 
+# Debian's layout (graphite_stack.GraphiteStack(static=DIR)): Django's
+# settings module is graphite.settings, as in /usr/share/graphite-web/
+# graphite.wsgi, and /static/ is served straight from DIR, as the
+# `Alias /static/ /usr/share/graphite-web/static/` of apache2-graphite.conf
+# does: Django's static-file finders play no part in serving.
+SERVER_ALIAS = """import mimetypes, os, sys, socketserver, wsgiref.simple_server as ws
+import django
+django.setup()
+from django.core.handlers.wsgi import WSGIHandler
+
+STATIC = os.path.realpath(sys.argv[2])
+django_app = WSGIHandler()
+
+def app(environ, start_response):
+    path = environ.get('PATH_INFO', '')
+    if not path.startswith('/static/'):
+        return django_app(environ, start_response)
+    f = os.path.realpath(os.path.join(STATIC, path[len('/static/'):]))
+    if not f.startswith(STATIC + os.sep) or not os.path.isfile(f):
+        start_response('404 Not Found', [('Content-Type', 'text/plain')])
+        return [b'not found']
+    with open(f, 'rb') as fh:
+        body = fh.read()
+    ctype = mimetypes.guess_type(f)[0] or 'application/octet-stream'
+    start_response('200 OK', [('Content-Type', ctype), ('Content-Length', str(len(body)))])
+    return [body]
+
+class Server(socketserver.ThreadingMixIn, ws.WSGIServer):
+    daemon_threads = True
+
+class Quiet(ws.WSGIRequestHandler):
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s\\n" % (fmt % args))
+
+httpd = ws.make_server('127.0.0.1', int(sys.argv[1]), app,
+                       server_class=Server, handler_class=Quiet)
+print('graphite-web listening on 127.0.0.1:%s, /static/ from %s' % (sys.argv[1], STATIC),
+      flush=True)
+httpd.serve_forever()
+"""
+
 
 class GraphiteStack:
     """carbon-cache + graphite-web in `workdir`, on free loopback ports."""
 
-    def __init__(self, workdir, schemas=None, aggregation=None):
+    def __init__(self, workdir, schemas=None, aggregation=None, webapp=None, static=None):
         """schemas / aggregation: text put first in storage-schemas.conf and
         storage-aggregation.conf (the shipped snippets); a default rule of 1 s
-        points for one day follows in storage-schemas.conf."""
+        points for one day follows in storage-schemas.conf.
+        webapp: a directory holding a `graphite` package used instead of
+        Debian's (a patched copy), first on PYTHONPATH.
+        static: Debian's layout: graphite.settings as Django's settings,
+        STATIC_ROOT = static (as /etc/graphite/local_settings.py) and
+        /static/ served from that directory (as apache2-graphite.conf)."""
+        self.webapp = os.path.abspath(webapp) if webapp else None
+        self.static = os.path.abspath(static) if static else None
         self.dir = os.path.abspath(workdir)
         self.schemas = schemas or ""
         self.aggregation = aggregation or ""
@@ -172,8 +220,11 @@ class GraphiteStack:
         env = dict(os.environ)
         env.pop("PYTHONHOME", None)
         env["PYTHONPATH"] = os.path.join(self.dir, "webapp")
+        if self.webapp:
+            env["PYTHONPATH"] = self.webapp + os.pathsep + env["PYTHONPATH"]
         env["GRAPHITE_SETTINGS_MODULE"] = "vq_graphite_local"
-        env["DJANGO_SETTINGS_MODULE"] = "vq_graphite_settings"
+        env["DJANGO_SETTINGS_MODULE"] = ("graphite.settings" if self.static
+                                         else "vq_graphite_settings")
         return env
 
     def configure(self):
@@ -197,10 +248,11 @@ class GraphiteStack:
                     "aggregationMethod = average\n")
         secret = os.urandom(16).hex()
         self._write("webapp/vq_graphite_local.py", LOCAL_SETTINGS.format(
-            d=d, secret=secret, static=DEBIAN_STATIC, query_port=self.query_port))
+            d=d, secret=secret, query_port=self.query_port,
+            static_root=self.static or d + "/webapp/static"))
         self._write("webapp/vq_graphite_settings.py", DJANGO_SETTINGS.format(
             static=DEBIAN_STATIC))
-        self._write("webapp/vq_graphite_server.py", SERVER)
+        self._write("webapp/vq_graphite_server.py", SERVER_ALIAS if self.static else SERVER)
 
     def _spawn(self, name, argv):
         out = open(os.path.join(self.dir, "log", name + ".out"), "ab")
@@ -258,7 +310,7 @@ class GraphiteStack:
                                migrate.stdout.decode("utf-8", "replace")[-2000:])
         self.web = self._spawn("graphite-web", [
             PYTHON, os.path.join(self.dir, "webapp", "vq_graphite_server.py"),
-            str(self.web_port)])
+            str(self.web_port)] + ([self.static] if self.static else []))
         self._wait(self.carbon, lambda: self._port_open(self.line_port)
                    and self._port_open(self.query_port), timeout, "carbon")
         self._wait(self.web, lambda: self._get("/version/", 2) is not None, timeout,

@@ -12,6 +12,7 @@ pkgs=(
   libcurl4-openssl-dev                                   # write_elasticsearch
   libganglia1-dev libtirpc-dev ganglia-monitor gmetad rrdtool  # write_gmond, its e2e daemons
   graphite-carbon graphite-web python3-django            # carbon-cache + graphite-web
+  chromium chromium-driver python3-selenium              # browser test (tests/browser)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,14 +18,19 @@ ports on 127.0.0.1. Nothing is written under /etc, /var or /run.
 As a command (used by tools/demo.sh):
 
     graphite_stack.py serve DIR [--schemas F] [--aggregation F] [--env-file F]
+                            [--graphite-web-fix]
 
 starts both, writes CARBON_PORT=, GRAPHITE_URL=, ... to the env file, and
-runs until SIGTERM or SIGINT, then stops both. Standard library only.
+runs until SIGTERM or SIGINT, then stops both. --graphite-web-fix runs a
+copy of Debian's graphite-web (DIR/graphite-web) fixed with
+graphs/graphite/graphite-web-fix, laid out as Debian runs it (see
+GraphiteStack's `static`), so that its dashboard pages work in a browser. Standard library only.
 """
 
 import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +43,7 @@ import urllib.request
 PYTHON = "/usr/bin/python3"  # Debian's graphite, carbon and django modules
 CARBON_CACHE = "/usr/bin/carbon-cache"
 DEBIAN_STATIC = "/usr/share/graphite-web/static"
+DEBIAN_WEBAPP = "/usr/lib/python3/dist-packages"  # holds Debian's `graphite` package
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e import _pdeathsig as pdeathsig, stop_proc  # noqa: E402  (shared helpers)
@@ -378,6 +384,25 @@ class GraphiteStack:
                 "CARBON_PORT=%d" % self.line_port, "CARBON_QUERY_PORT=%d" % self.query_port]
 
 
+def fixed_copy(dest):
+    """Copies Debian's graphite package and static files into dest and
+    applies graphs/graphite/graphite-web-fix to the copy (nothing under /usr
+    changes); returns (webapp dir, static dir) for GraphiteStack."""
+    webapp, static = os.path.join(dest, "webapp"), os.path.join(dest, "static")
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(os.path.join(DEBIAN_WEBAPP, "graphite"), os.path.join(webapp, "graphite"),
+                    symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(DEBIAN_STATIC, static, symlinks=True)
+    fix = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "graphs",
+                       "graphite", "graphite-web-fix")
+    r = subprocess.run([PYTHON, fix, "apply", "--webapp", webapp, "--static", static],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("graphite-web-fix: " + r.stdout.decode("utf-8", "replace"))
+    return webapp, static
+
+
 def _read(path):
     if not path:
         return ""
@@ -393,8 +418,18 @@ def main(argv):
     ap.add_argument("--schemas", help="storage-schemas.conf snippet put first")
     ap.add_argument("--aggregation", help="storage-aggregation.conf snippet put first")
     ap.add_argument("--env-file", help="write GRAPHITE_URL=, CARBON_PORT=, ... here")
+    ap.add_argument("--graphite-web-fix", action="store_true",
+                    help="Debian's layout (/static/ as apache2-graphite.conf serves it) "
+                    "with a copy of graphite-web fixed by graphs/graphite/graphite-web-fix")
     a = ap.parse_args(argv)
-    stack = GraphiteStack(a.dir, _read(a.schemas), _read(a.aggregation))
+    webapp = static = None
+    if a.graphite_web_fix:
+        try:
+            webapp, static = fixed_copy(os.path.join(os.path.abspath(a.dir), "graphite-web"))
+        except (OSError, RuntimeError) as e:
+            print("graphite_stack: %s" % e, file=sys.stderr)
+            return 1
+    stack = GraphiteStack(a.dir, _read(a.schemas), _read(a.aggregation), webapp, static)
     done = []
     signal.signal(signal.SIGTERM, lambda *_: done.append(1))
     signal.signal(signal.SIGINT, lambda *_: done.append(1))

@@ -20,7 +20,8 @@ site, space and factory chosen; the saved per-site, -space and -factory
 dashboards. On each, after the time range is set to the past 30 minutes
 (what the "Relative Time Range" dialog does):
 
-  * the page is titled after the dashboard, no error dialog is open;
+  * the page is titled after the dashboard, no error dialog is open and
+    graphite-web gave the page no error to show (initialError);
   * the browser console has no SEVERE entry (two are ignored and counted:
     resources of other hosts, unreachable offline - ace.js asks Google
     Fonts - and Chromium's own /favicon.ico request, which graphite-web
@@ -271,6 +272,10 @@ def check_view(run, drv, name, path, state_path, outdir, cache):
              title.startswith(state_path.split("/load/", 1)[1] + " - "), title)
     dlg = dialog_text(drv)
     CK.check("%s: no error dialog" % name, not dlg, dlg)
+    ierr = drv.execute_script(
+        "return typeof initialError === 'undefined' ? 'initialError undefined' : initialError;")
+    CK.check("%s: graphite-web passes no error to the page (initialError)" % name,
+             ierr is None, ierr)
     CK.check("%s: time range set to the past %s %s" % ((name,) + RANGE), not err, err)
     logs = drv.get_log("browser")
     severe = [e for e in logs if e.get("level") == "SEVERE"]

@@ -152,6 +152,7 @@ class BrowserRun(graphite_e2e.Run):
         self.webapp, self.static = webapp, static
 
     def start(self):
+        """graphite_e2e.Run.start with the stack in Debian's layout."""
         real = graphite_stack.GraphiteStack
 
         def debian_stack(workdir, schemas=None, aggregation=None):
@@ -333,6 +334,7 @@ def views(run):
 
 
 def main():
+    """Exit status: 0 all checks pass, 1 some fail, 99 a package missing."""
     t0 = time.monotonic()
     bad = missing()
     if bad:

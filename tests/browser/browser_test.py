@@ -34,6 +34,10 @@ dashboards. On each, after the time range is set to the past 30 minutes
     $top_builddir/tests/browser/screenshots/NAME.png (VQ_BROWSER_DOCS=DIR
     also copies them there, e.g. docs/img).
 
+Then the dashboard UI's Dashboard > Finder (README: the saved dashboards
+are listed there) is opened with clicks: it lists vacmon-all and one
+dashboard per site, space and factory, and a double click opens one.
+
 The Grafana dashboards are not rendered: there is no Grafana server here.
 tests/e2e/graphite_e2e.py renders every Grafana panel target through
 graphite-web's /render instead.
@@ -203,6 +207,11 @@ def ignored(entry, base):
     return None
 
 
+def short(msg):
+    """A console message cut to its start and its end (the status)."""
+    return msg if len(msg) <= 300 else msg[:150] + " ... " + msg[-140:]
+
+
 def wait_images(drv, n, timeout=60):
     """Waits until n graph images are there and complete; returns them
     as [{src, w}]."""
@@ -280,7 +289,7 @@ def check_view(run, drv, name, path, state_path, outdir, cache):
     CK.check("%s: time range set to the past %s %s" % ((name,) + RANGE), not err, err)
     logs = drv.get_log("browser")
     severe = [e for e in logs if e.get("level") == "SEVERE"]
-    bad = [e["message"][:300] for e in severe if not ignored(e, base)]
+    bad = [short(e["message"]) for e in severe if not ignored(e, base)]
     why = sorted({ignored(e, base) for e in severe} - {None})
     CK.check("%s: no console error (%d ignored: %s)" % (name, len(severe) - len(bad),
                                                         ", ".join(why) or "none"),
@@ -311,6 +320,53 @@ def check_view(run, drv, name, path, state_path, outdir, cache):
     drv.save_screenshot(shot)
     drv.set_window_size(size["width"], size["height"])
     log("%s: screenshot %s" % (name, shot))
+    return shot
+
+
+# graphite_e2e.FLEET is 2 sites x 2 spaces x 2 factories: vacmon-all and
+# one saved dashboard per site, space and factory (loader --instantiate).
+FINDER_DASHBOARDS = 1 + 2 + 4 + 8
+
+
+def check_finder(run, drv, saved, outdir):
+    """The dashboard UI's Dashboard > Finder lists the saved dashboards, and
+    a double click opens one (saved: its name). Returns the screenshot."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    base = run.stack.url
+    drv.get(base + "/dashboard/")
+    rows = []
+    try:
+        e2e.wait_for(lambda: drv.find_elements(By.XPATH, "//button[text()='Dashboard']"), 30, 0.3)
+        drv.find_element(By.XPATH, "//button[text()='Dashboard']").click()
+        e2e.wait_for(lambda: drv.find_elements(
+            By.XPATH, "//a[contains(@class,'x-menu-item')][.//span[text()='Finder']]"), 10, 0.2)
+        drv.find_element(By.XPATH,
+                         "//a[contains(@class,'x-menu-item')][.//span[text()='Finder']]").click()
+        e2e.wait_for(lambda: len(drv.find_elements(
+            By.CSS_SELECTOR, ".x-window .x-list-body dl")) >= FINDER_DASHBOARDS, 20, 0.3)
+        rows = drv.find_elements(By.CSS_SELECTOR, ".x-window .x-list-body dl")
+    except Exception as e:
+        CK.check("finder: Dashboard > Finder opens", False, repr(e)[:300])
+    names = [r.text for r in rows]
+    CK.check("finder: lists vacmon-all and one dashboard per site, space and factory (%d)"
+             % FINDER_DASHBOARDS, len(names) == FINDER_DASHBOARDS and "vacmon-all" in names
+             and saved in names, names)
+    os.makedirs(outdir, exist_ok=True)
+    shot = os.path.join(outdir, "graphite-web-finder.png")
+    drv.save_screenshot(shot)
+    row = [r for r in rows if r.text == saved]
+    if row:
+        ActionChains(drv).double_click(row[0]).perform()
+        n = len(json.loads(run.stack.get("/dashboard/load/" + saved))["state"]["graphs"])
+        imgs = wait_images(drv, n, 30)
+        CK.check("finder: a double click on %s opens it (%d graphs loaded)" % (saved, n),
+                 drv.title.startswith(saved + " - ") and len(imgs) == n
+                 and all(i["w"] > 0 for i in imgs), (drv.title, len(imgs)))
+    bad = [short(e["message"]) for e in drv.get_log("browser")
+           if e.get("level") == "SEVERE" and not ignored(e, base)]
+    CK.check("finder: no console error", not bad, bad[:4])
+    log("finder: screenshot %s" % shot)
     return shot
 
 
@@ -369,6 +425,8 @@ def main():
             shot = check_view(run, drv, name, path, state_path, outdir, cache)
             if shot:
                 shots.append(shot)
+        saved = [v for v in views(run) if v[0] == "graphite-web-saved-vacmon-site"][0]
+        shots.append(check_finder(run, drv, saved[1].split("/")[-1], outdir))
         log("grafana: not rendered (no Grafana server on this machine); "
             "tests/e2e/graphite_e2e.py renders every Grafana panel target through /render")
         docs = os.environ.get("VQ_BROWSER_DOCS")
@@ -391,7 +449,7 @@ def main():
             log("kept %s" % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    log("browser test: %d views, %.1f s" % (len(shots), time.monotonic() - t0))
+    log("browser test: %d screenshots, %.1f s" % (len(shots), time.monotonic() - t0))
     log("%d passed, %d failed" % (CK.passed, CK.failed))
     return 0 if CK.failed == 0 else 1
 

@@ -115,6 +115,10 @@ STATIC_ROOT = {static_root!r}
 CARBONLINK_HOSTS = ['127.0.0.1:{query_port}']
 CARBONLINK_TIMEOUT = 2.0
 DEFAULT_CACHE_DURATION = 0
+# A dashboard page asks for all its graphs at once; on a loaded test machine
+# the default 6-s fetch timeout fails some of them (PoolTimeoutError).
+FETCH_TIMEOUT = 60.0
+FIND_TIMEOUT = 60.0
 FIND_CACHE_DURATION = 0
 FUNCTION_PLUGINS = []
 DATABASES = {{'default': {{'NAME': {d!r} + '/webapp/graphite.db',

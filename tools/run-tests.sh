@@ -8,6 +8,8 @@
 #   3. the unit tests under valgrind (memcheck, leaks are errors),
 #   4. the libFuzzer target on the parser for FUZZ_SECONDS (default 60),
 #   5. `make distcheck` (skip with DISTCHECK=no).
+#   6. tests/pkg/deb_test.sh: the Debian packages built, installed, run
+#      with the stock collectd.conf, purged (skip with DEB=no).
 # Builds go to _build*/ beside the sources; the source tree stays clean.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +61,7 @@ distcheck() {
 }
 
 format_check() {
-  clang-format --dry-run --Werror src/*.[ch] plugins/*.c tools/*.c tests/unit/*.c tests/fuzz/*.c
+  clang-format --dry-run --Werror src/*/*.[ch] plugins/*.c tools/*.c tests/unit/*/*.[ch] tests/fuzz/*.c
 }
 
 step "clang-format (.clang-format)" format_check
@@ -67,6 +69,15 @@ step "bootstrap (autoreconf)" bootstrap
 step "build (-Werror)" build _build
 # Every unit-test program, including those the mk/ fragments add.
 unit_tests=$(make -s -C _build print-unit-tests 2>/dev/null)
+# The sanitizer and valgrind steps run this list: an empty one would pass
+# them with no test at all.
+units_listed() {
+  local n
+  n=$(echo "$unit_tests" | wc -w)
+  echo "$n unit-test programs"
+  [ "$n" -gt 0 ]
+}
+step "unit-test list (make print-unit-tests)" units_listed
 step "make check: unit + end-to-end" check _build
 san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 step "build with ASan+UBSan" build _build-asan CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
@@ -75,6 +86,10 @@ step "unit tests under valgrind" valgrind_units
 step "fuzz the parser (${FUZZ_SECONDS:-60} s)" fuzz
 if [ "${DISTCHECK:-yes}" != no ]; then
   step "make distcheck" distcheck
+fi
+# Build the .debs, install them, stock collectd.conf, purge (root; skip with DEB=no).
+if [ "${DEB:-yes}" != no ]; then
+  step "debian packages (build, install, stock collectd, purge)" tests/pkg/deb_test.sh
 fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -16,6 +16,7 @@ pkgs=(
   debhelper dpkg-dev fakeroot lintian                    # tests/pkg/deb_test.sh: .debs, lintian
   perl man-db groff-base                                 # pod2man, podchecker, man -l (man pages)
   python3-yaml                                           # Grafana alert rules test
+  chromium chromium-driver python3-selenium              # browser test (tests/browser)
 )
 missing=()
 # node and npm for the Grafana schema test (any install providing them will do)

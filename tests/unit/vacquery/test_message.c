@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_message.c: unit tests for src/vacquery/vq_message.c (and the reason names of
- * src/vacquery/vq_reason.c): parsing and normalising VacQuery datagrams.
+ * test_message.c: unit tests for src/vacquery/vq_message.c (and the reason
+ * names of src/vacquery/vq_reason.c): parsing and normalising VacQuery
+ * datagrams.
  *
  * Every datagram is copied into an exactly-sized heap buffer without a
  * terminating NUL before it is parsed, so AddressSanitizer or valgrind

@@ -1433,13 +1433,37 @@ class E2E:
                     "ReportInterval 60", 'AllowFrom "127.0.0.0/8" "::1/128"',
                     'SiteCookie "A" "b"', "RateLimit 100", "StaleTimeout 600",
                     "FizzleSeconds 300", "FinishedNotifications false"]
+            self.out_of_memory(d)
             rc, out = self.collectd_T(d, "good", good)
             CK.check("config: a good config with every option -> collectd -T exits 0",
                      rc == 0, "rc=%s output:\n    %s" % (rc, out.strip().replace("\n", "\n    ")))
         finally:
             busy.close()
 
-    def collectd_T(self, d, name, opts):
+    def out_of_memory(self, d):
+        """A failed copy of a Listen host or a SiteCookie stops start-up
+        (tests/e2e/fail_strdup.c fails the plugin's strdup of one string)."""
+        shim = os.path.join(d, "fail_strdup.so")
+        cc = subprocess.run([os.environ.get("CC") or "cc", "-shared", "-fPIC", "-o", shim,
+                             os.path.join(HERE, "fail_strdup.c"), "-ldl"],
+                            capture_output=True, text=True)
+        CK.check("config: the strdup-failing library builds", cc.returncode == 0, cc.stderr)
+        port = free_udp_port()
+        table = [
+            ("Listen host copy fails", ['Listen "127.0.0.1" "%d"' % port],
+             "127.0.0.1", 'Listen "127.0.0.1" "%d": out of memory' % port),
+            ("SiteCookie secret copy fails",
+             ['Listen "127.0.0.1" "%d"' % port, 'SiteCookie "A" "oom-secret"'],
+             "oom-secret", 'SiteCookie "A": out of memory'),
+        ]
+        for i, (name, opts, fail, want) in enumerate(table):
+            env = dict(os.environ, LD_PRELOAD=shim, VQ_FAIL_STRDUP=fail)
+            rc, out = self.collectd_T(d, "oom%d" % i, opts, env)
+            CK.check("config: %s -> collectd -T exits non-zero, output says so" % name,
+                     rc != 0 and want in out and "listening on" not in out,
+                     "rc=%s output:\n    %s" % (rc, out.strip().replace("\n", "\n    ")))
+
+    def collectd_T(self, d, name, opts, env=None):
         conf = os.path.join(d, name + ".conf")
         with open(conf, "w") as f:
             f.write('BaseDir "%s"\nPIDFile "%s/%s.pid"\nHostname "e2e-config"\n'
@@ -1449,7 +1473,8 @@ class E2E:
                        "\n".join("  " + o for o in opts)))
         try:
             r = subprocess.run([COLLECTD, "-T", "-C", conf], capture_output=True, text=True,
-                               timeout=30, stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig)
+                               timeout=30, stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig,
+                               env=env)
         except subprocess.TimeoutExpired:
             return "timeout", ""
         return r.returncode, r.stdout + r.stderr

@@ -18,6 +18,7 @@
  *   StaleTimeout 600              # seconds of silence before FAILURE
  *   FizzleSeconds 600             # shorter runs without a code: fizzle
  *   FinishedNotifications true    # one notification per finished machine
+ *   MessageNotifications false    # one per factory/machinetype message
  * </Plugin>
  *
  * One receive thread (recvmmsg on every socket, then hand off) and one
@@ -75,6 +76,7 @@ typedef struct {
   double stale_timeout;
   double fizzle_seconds;
   bool finished_notifications;
+  bool message_notifications;
 } vq_conf_t;
 
 typedef struct {
@@ -315,6 +317,8 @@ static int vq_config(oconfig_item_t *ci) {
       status = vq_config_number(c, 0, 86400, &vp->conf.fizzle_seconds);
     else if (strcasecmp("FinishedNotifications", c->key) == 0)
       status = cf_util_get_boolean(c, &vp->conf.finished_notifications);
+    else if (strcasecmp("MessageNotifications", c->key) == 0)
+      status = cf_util_get_boolean(c, &vp->conf.message_notifications);
     else {
       ERROR(VQ_PLUGIN " plugin: unknown option \"%s\".", c->key);
       status = -1;
@@ -673,11 +677,12 @@ static void vq_fleet_note(vq_plugin_t *vp, const vq_output_t *o,
 static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
                              const vq_message_t *m, const struct sockaddr *from,
                              cdtime_t time) {
-  vq_output_conf_t conf = {.cookies = vp->conf.cookies,
-                           .cookies_num = vp->conf.cookies_num,
-                           .fizzle_seconds = vp->conf.fizzle_seconds,
-                           .finished_notifications =
-                               vp->conf.finished_notifications};
+  vq_output_conf_t conf = {
+      .cookies = vp->conf.cookies,
+      .cookies_num = vp->conf.cookies_num,
+      .fizzle_seconds = vp->conf.fizzle_seconds,
+      .finished_notifications = vp->conf.finished_notifications,
+      .message_notifications = vp->conf.message_notifications};
   vq_reason_t r;
   if (vq_output_build(o, &conf, m, from, &r) != 0) {
     ERROR(VQ_PLUGIN " plugin: out of memory handling a message.");
@@ -736,7 +741,8 @@ static void *vq_work_main(void *arg) {
       vq_message_t m;
       vq_reason_t r = vq_parse(parser, d->data, d->len, &m);
       if (r == VQ_OK) {
-        r = vq_handle(vp, &out, &m, NULL, DOUBLE_TO_CDTIME_T(d->received));
+        r = vq_handle(vp, &out, &m, (const struct sockaddr *)&d->from,
+                      DOUBLE_TO_CDTIME_T(d->received));
         if (r == VQ_OK)
           atomic_fetch_add(&vp->stats.accepted[m.type], 1);
         vq_message_clear(&m);

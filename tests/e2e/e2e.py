@@ -633,6 +633,7 @@ class E2E:
             "MaxDatagramSize %d" % MAX_DGRAM,
             'AllowFrom "127.0.0.0/8"',
             'SiteCookie "%s" "%s"' % (COOKIE_SITE, COOKIE),
+            "MessageNotifications true",
         ], self.http_port)
         self.rl_port = free_udp_port()
         self.rl = Collectd(self.tmp, "rl", [
@@ -786,6 +787,8 @@ class E2E:
                   else ("fqan", "shutdown_message", "shutdown_machine")):
             if m.get(k) is not None:
                 full[k] = m[k]
+        full["source_address"] = "127.0.0.1"  # vacquery-send -H 127.0.0.1
+        self.check_message_notification(f, m, host, pi)
         for i, type_ in enumerate(GROUPS[group]):
             dsn = self.vq_types[type_]
             exp = expected_ds(m, dsn, legacy)
@@ -812,6 +815,33 @@ class E2E:
             CK.check("%s: %s meta is exactly the raw strings (%s)"
                      % (f, type_, ", ".join(sorted(want))), not badm and not extra,
                      (badm, extra))
+
+    def check_message_notification(self, f, m, host, pi):
+        """MessageNotifications: one OKAY notification for the message, type
+        vacquery_message, type instance the message type, every field (not
+        the cookie) as meta, plus vo (machinetype_status) and source_address."""
+        fields = {k: v for k, v in m.items() if v is not None and k != "cookie"
+                  and not isinstance(v, (list, dict))}
+        fields["source_address"] = "127.0.0.1"
+        if m["message_type"] == "machinetype_status":
+            fields["vo"] = vo_of(m.get("fqan"))
+
+        def mine():
+            return [n for n in self.store.notifications(
+                host=host, plugin_instance=pi, type="vacquery_message",
+                type_instance=m["message_type"])
+                if all(meta_matches(n["meta"], k, v) for k, v in fields.items())]
+        CK.eventually("%s: one vacquery_message notification (OKAY, type_instance %s) with "
+                      "every field, source_address%s as meta (%d)"
+                      % (f, m["message_type"],
+                         ", vo" if "vo" in fields and "vo" not in m else "", len(fields)),
+                      lambda: (len(mine()) == 1
+                               and mine()[0]["severity"] == "OKAY"
+                               and mine()[0]["plugin"] == "vacquery"
+                               and "cookie" not in mine()[0]["meta"],
+                               [(n["type_instance"], n["meta"]) for n in
+                                self.store.notifications(host=host, type="vacquery_message")]),
+                      6)
 
     def check_value(self, name, group, host, pi, ti, values, meta):
         """values: DS of any value list of the group; meta: of the first."""
@@ -852,9 +882,11 @@ class E2E:
         meta = n["meta"]
         wall = wall_of(m) or 0
         extra = {"vo": vo, "outcome": out, "uuid": m["uuid"], "wall_seconds": wall,
-                 "hs06_seconds": (m.get("hs06") or 0) * wall}
+                 "hs06_seconds": (m.get("hs06") or 0) * wall,
+                 "source_address": "127.0.0.1"}
         bad = {k: (meta.get(k), v) for k, v in extra.items() if not meta_matches(meta, k, v)}
-        CK.check("%s: outcome %s, meta uuid, vo %s, wall_seconds, hs06_seconds"
+        CK.check("%s: outcome %s, meta uuid, vo %s, wall_seconds, hs06_seconds, "
+                 "source_address"
                  % (f, out, vo), not bad and n["plugin"] == "vacquery", bad or n["plugin"])
         # (cookie left out: whether a SiteCookie secret belongs in notifications
         # is a design question, not asserted here either way.)
@@ -1391,6 +1423,10 @@ class E2E:
         CK.eventually("rate limit: the accepted messages were dispatched",
                       lambda: (self.store.latest("vacquery_factory", path="/rl",
                                                  host="UKI-RATE-SITE") is not None, "missing"), 5)
+        CK.check("rate limit: MessageNotifications is off by default (no vacquery_message "
+                 "notification from this instance)",
+                 not self.store.notifications(path="/rl", type="vacquery_message"),
+                 self.store.notifications(path="/rl", type="vacquery_message"))
         CK.check("rate limit: collectd still running", self.rl.alive(), self.rl.tail())
 
     # -- 7. configuration errors --
@@ -1432,7 +1468,8 @@ class E2E:
                     "ReceiveBufferSize 1048576", "MaxDatagramSize 65507", "QueueLength 1024",
                     "ReportInterval 60", 'AllowFrom "127.0.0.0/8" "::1/128"',
                     'SiteCookie "A" "b"', "RateLimit 100", "StaleTimeout 600",
-                    "FizzleSeconds 300", "FinishedNotifications false"]
+                    "FizzleSeconds 300", "FinishedNotifications false",
+                    "MessageNotifications true"]
             self.out_of_memory(d)
             rc, out = self.collectd_T(d, "good", good)
             CK.check("config: a good config with every option -> collectd -T exits 0",

@@ -69,12 +69,10 @@ static void vq_meta_num(vq_output_t *o, const char *key, vq_meta_kind_t kind,
     md->d = d;
 }
 
-/* Adds source_address when the source is known. */
-static void vq_meta_source(vq_output_t *o, const struct sockaddr *from) {
-  char addr[64];
-  if (from != NULL)
-    vq_meta_str(o, VQ_OUT_SOURCE_KEY,
-                vq_cstr(vq_addr_format(from, addr, sizeof(addr))));
+/* Adds source_address when the source is known (source not NULL). */
+static void vq_meta_source(vq_output_t *o, const char *source) {
+  if (source != NULL)
+    vq_meta_str(o, VQ_OUT_SOURCE_KEY, vq_cstr(source));
 }
 
 /* Starts and ends the meta run of one list or notification. */
@@ -116,7 +114,7 @@ static void vq_meta_field(void *ctx, const char *key, vq_value_kind_t kind,
  * plus (when full) the strings VacMon's tables show, time_sent and the
  * source address. */
 static void vq_meta_values(vq_output_t *o, const vq_message_t *m, bool full,
-                           const struct sockaddr *from) {
+                           const char *from) {
   static const vq_str_id_t names[] = {VQ_S_SITE, VQ_S_SPACE, VQ_S_FACTORY};
   static const vq_str_id_t common[] = {VQ_S_DAEMON_VERSION,
                                        VQ_S_VACQUERY_VERSION};
@@ -157,27 +155,38 @@ static void vq_notif_clean(vq_out_notif_t *n) {
                     sizeof(n->message));
 }
 
+/* Writes the n slices parts[] one after the other into dst (size bytes,
+ * NUL-terminated, cut short when they do not fit): snprintf's "%.*s" for
+ * the every-message path, without its cost. */
+static void vq_join(char *dst, size_t size, const vq_str_t *parts, size_t n) {
+  size_t off = 0;
+  for (size_t i = 0; i < n && off + 1 < size; i++) {
+    size_t len = parts[i].len < size - 1 - off ? parts[i].len : size - 1 - off;
+    if (len > 0)
+      memcpy(dst + off, parts[i].ptr, len);
+    off += len;
+  }
+  dst[off] = '\0';
+}
+
 /* Fills n: the factory went silent (FAILURE, silent seconds) or is
  * reporting again (OKAY), with the raw names as meta. */
 static void vq_notif_factory(vq_output_t *o, vq_out_notif_t *n,
                              const vq_ident_t *id, vq_str_t site,
                              vq_str_t space, vq_str_t factory,
                              vq_severity_t severity, double silent,
-                             const struct sockaddr *from) {
+                             const char *from) {
   vq_ident_t fid = *id;
   fid.type_instance[0] = '\0';
   vq_notif_head(n, severity, &fid, vq_type(VQ_TYPE_FACTORY)->name);
+  char tail[64] = " is reporting again.";
   if (severity == VQ_SEV_FAILURE)
-    snprintf(n->message, sizeof(n->message),
-             "Factory %.*s (space %.*s, site %.*s) has sent nothing for "
-             "%.0f s.",
-             (int)factory.len, factory.ptr, (int)space.len, space.ptr,
-             (int)site.len, site.ptr, silent);
-  else
-    snprintf(n->message, sizeof(n->message),
-             "Factory %.*s (space %.*s, site %.*s) is reporting again.",
-             (int)factory.len, factory.ptr, (int)space.len, space.ptr,
-             (int)site.len, site.ptr);
+    snprintf(tail, sizeof(tail), " has sent nothing for %.0f s.", silent);
+  const vq_str_t parts[] = {
+      vq_cstr("Factory "), factory, vq_cstr(" (space "), space,
+      vq_cstr(", site "),  site,    vq_cstr(")"),        vq_cstr(tail)};
+  vq_join(n->message, sizeof(n->message), parts,
+          sizeof(parts) / sizeof(parts[0]));
   vq_notif_clean(n);
   vq_meta_begin(o, &n->meta);
   vq_meta_str(o, "site", site);
@@ -190,8 +199,7 @@ static void vq_notif_factory(vq_output_t *o, vq_out_notif_t *n,
 /* Fills n for one finished machine, with every field as meta. */
 static void vq_notif_finished(vq_output_t *o, vq_out_notif_t *n,
                               const vq_message_t *m, const vq_ident_t *id,
-                              const vq_finished_t *fin,
-                              const struct sockaddr *from) {
+                              const vq_finished_t *fin, const char *from) {
   bool good = fin->outcome <= VQ_OUT_300 || fin->outcome == VQ_OUT_NONE;
   vq_notif_head(n, good ? VQ_SEV_OKAY : VQ_SEV_WARNING, id,
                 vq_type(VQ_TYPE_FINISHED)->name);
@@ -217,7 +225,7 @@ static void vq_notif_finished(vq_output_t *o, vq_out_notif_t *n,
  * instance the message type), with every field as meta. */
 static void vq_notif_message(vq_output_t *o, vq_out_notif_t *n,
                              const vq_message_t *m, const vq_ident_t *id,
-                             const struct sockaddr *from) {
+                             const char *from) {
   vq_ident_t mid = *id;
   snprintf(mid.type_instance, sizeof(mid.type_instance), "%s",
            vq_msg_type_name(m->type));
@@ -287,7 +295,7 @@ static int vq_output_finish(vq_output_t *o) {
  * first carries every string, the others only the names: collectd's cache
  * keeps a copy of each list's meta. */
 static void vq_output_lists(vq_output_t *o, const vq_message_t *m,
-                            const vq_sample_t *s, const struct sockaddr *from) {
+                            const vq_sample_t *s, const char *from) {
   vq_meta_list_t full = {0}, names = {0};
   vq_meta_begin(o, &full);
   vq_meta_values(o, m, true, from);
@@ -307,9 +315,12 @@ static void vq_output_lists(vq_output_t *o, const vq_message_t *m,
 }
 
 int vq_output_build(vq_output_t *o, const vq_output_conf_t *conf,
-                    const vq_message_t *m, const struct sockaddr *from,
+                    const vq_message_t *m, const struct sockaddr *source,
                     vq_reason_t *reason) {
   vq_output_reset(o);
+  char addr[64];
+  const char *from =
+      source != NULL ? vq_addr_format(source, addr, sizeof(addr)) : NULL;
   *reason = vq_cookie_check(conf->cookies, conf->cookies_num, m);
   if (*reason != VQ_OK)
     return 0;

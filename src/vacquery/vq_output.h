@@ -131,7 +131,7 @@ typedef struct {
 
 /*
  * Applies the rules to the accepted message m, received from the address
- * from (NULL: unknown, then no source_address meta), filling *o (which
+ * source (NULL: unknown, then no source_address meta), filling *o (which
  * must be VQ_OUTPUT_INIT or a used output). Returns 0 and sets *reason to
  * VQ_OK, or to why the message is rejected after all (VQ_REJ_COOKIE,
  * VQ_REJ_TOO_LONG; o then holds nothing to dispatch); returns -1 when out
@@ -139,7 +139,7 @@ typedef struct {
  * vq_output_free() at the end.
  */
 int vq_output_build(vq_output_t *o, const vq_output_conf_t *conf,
-                    const vq_message_t *m, const struct sockaddr *from,
+                    const vq_message_t *m, const struct sockaddr *source,
                     vq_reason_t *reason);
 
 /*

@@ -33,6 +33,7 @@
 #include "common/cm_option.h"
 #include "vacquery/vq_fleet.h"
 #include "vacquery/vq_message.h"
+#include "vacquery/vq_output.h"
 #include "vacquery/vq_policy.h"
 #include "vacquery/vq_queue.h"
 #include "vacquery/vq_sample.h"
@@ -501,10 +502,9 @@ static void *vq_recv_main(void *arg) {
 /* Dispatches one value list of type t. values holds one double per DS,
  * converted to gauge or derive as the type says. meta is borrowed. */
 static void vq_dispatch(const char *host, const char *plugin_instance,
-                        vq_type_id_t t, const char *type_instance,
+                        const vq_type_t *type, const char *type_instance,
                         const double *values, cdtime_t time, cdtime_t interval,
                         meta_data_t *meta) {
-  const vq_type_t *type = vq_type(t);
   value_t v[VQ_MAX_DS];
   for (size_t i = 0; i < type->ds_num; i++) {
     if (type->ds[i].kind == VQ_DS_GAUGE)
@@ -526,197 +526,108 @@ static void vq_dispatch(const char *host, const char *plugin_instance,
   plugin_dispatch_values(&vl);
 }
 
-/* Longest meta string passed on: write_http's JSON formatter refuses
- * longer ones, which would lose the whole value list. */
-#define VQ_META_STR_MAX 512
-
-/* Adds the raw string s (if present) to md under key, truncated to
- * VQ_META_STR_MAX and with control bytes replaced. */
-static void vq_meta_str(meta_data_t *md, const char *key, vq_str_t s) {
-  char buf[VQ_META_STR_MAX];
-  if (s.ptr != NULL)
-    meta_data_add_string(md, key,
-                         cm_text_printable(buf, sizeof(buf), s.ptr, s.len));
-}
-
-/* Adds the string s to n's meta like vq_meta_str. */
-static void vq_notif_str(notification_t *n, const char *key, const char *s,
-                         size_t len) {
-  char buf[VQ_META_STR_MAX];
-  plugin_notification_meta_add_string(
-      n, key, cm_text_printable(buf, sizeof(buf), s, len));
-}
-
-/* Replaces control bytes in a notification's message (log forging). */
-static void vq_notif_clean(notification_t *n) {
-  cm_text_printable(n->message, sizeof(n->message), n->message,
-                    sizeof(n->message));
-}
-
-/* Returns the meta data for a factory or machinetype value list: the raw
- * names, plus (when full) the strings VacMon's tables show and time_sent.
- * Caller destroys it. */
-static meta_data_t *vq_meta_for(const vq_message_t *m, bool full) {
+/* Returns the meta pairs of l as collectd meta data (caller destroys it),
+ * or NULL when l is empty or out of memory. */
+static meta_data_t *vq_meta_data(const vq_meta_list_t *l) {
+  if (l->num == 0)
+    return NULL;
   meta_data_t *md = meta_data_create();
   if (md == NULL)
     return NULL;
-  static const vq_str_id_t names[] = {VQ_S_SITE, VQ_S_SPACE, VQ_S_FACTORY};
-  static const vq_str_id_t common[] = {VQ_S_DAEMON_VERSION,
-                                       VQ_S_VACQUERY_VERSION};
-  static const vq_str_id_t factory[] = {VQ_S_OS_ISSUE, VQ_S_KERNEL_VERSION};
-  static const vq_str_id_t mt[] = {VQ_S_FQAN, VQ_S_SHUTDOWN_MESSAGE,
-                                   VQ_S_SHUTDOWN_MACHINE};
-  for (size_t i = 0; i < STATIC_ARRAY_SIZE(names); i++)
-    vq_meta_str(md, vq_str_name(names[i]), m->str[names[i]]);
-  if (m->type == VQ_MSG_MACHINETYPE) {
-    vq_meta_str(md, "vo", vq_message_vo(m));
-    vq_meta_str(md, "machinetype", vq_message_machinetype(m));
+  for (size_t i = 0; i < l->num; i++) {
+    const vq_meta_t *p = &l->items[i];
+    switch (p->kind) {
+    case VQ_META_STRING:
+      meta_data_add_string(md, p->key, p->s);
+      break;
+    case VQ_META_SIGNED:
+      meta_data_add_signed_int(md, p->key, p->i);
+      break;
+    case VQ_META_DOUBLE:
+      meta_data_add_double(md, p->key, p->d);
+      break;
+    case VQ_META_BOOL:
+      meta_data_add_boolean(md, p->key, p->b);
+      break;
+    }
   }
-  if (!full)
-    return md;
-  for (size_t i = 0; i < STATIC_ARRAY_SIZE(common); i++)
-    vq_meta_str(md, vq_str_name(common[i]), m->str[common[i]]);
-  const vq_str_id_t *more = m->type == VQ_MSG_FACTORY ? factory : mt;
-  size_t more_num = m->type == VQ_MSG_FACTORY ? STATIC_ARRAY_SIZE(factory)
-                                              : STATIC_ARRAY_SIZE(mt);
-  for (size_t i = 0; i < more_num; i++)
-    vq_meta_str(md, vq_str_name(more[i]), m->str[more[i]]);
-  if (!isnan(m->num[VQ_N_TIME_SENT]))
-    meta_data_add_signed_int(md, "time_sent", (int64_t)m->num[VQ_N_TIME_SENT]);
   return md;
 }
 
-/* Copies name into a notification field, like sstrncpy. */
+/* Copies a string into a collectd identifier field, like sstrncpy. */
 #define VQ_NSET(field, name) sstrncpy(field, name, sizeof(field))
 
-/* Announces a factory that went silent (FAILURE) or came back (OKAY). */
-static void vq_notify_factory(const vq_factory_t *f, int severity,
-                              double silent) {
-  notification_t n = {.severity = severity, .time = cdtime()};
-  VQ_NSET(n.host, f->host);
-  VQ_NSET(n.plugin, VQ_PLUGIN);
-  VQ_NSET(n.plugin_instance, f->plugin_instance);
-  VQ_NSET(n.type, vq_type(VQ_TYPE_FACTORY)->name);
-  if (severity == NOTIF_FAILURE)
-    ssnprintf(n.message, sizeof(n.message),
-              "Factory %s (space %s, site %s) has sent nothing for %.0f s.",
-              f->factory, f->space, f->site, silent);
-  else
-    ssnprintf(n.message, sizeof(n.message),
-              "Factory %s (space %s, site %s) is reporting again.", f->factory,
-              f->space, f->site);
-  vq_notif_clean(&n);
-  vq_notif_str(&n, "site", f->site, SIZE_MAX);
-  vq_notif_str(&n, "space", f->space, SIZE_MAX);
-  vq_notif_str(&n, "factory", f->factory, SIZE_MAX);
-  plugin_dispatch_notification(&n);
-  plugin_notification_meta_free(n.meta);
-}
-
-/* vq_field_cb: adds one message field to a notification's meta; never
- * the site's secret cookie, nor a key that is not a plain name (a sender
- * could otherwise smuggle control bytes into logs through it). */
-static void vq_notif_field(void *ctx, const char *key, vq_value_kind_t kind,
-                           const char *s, double d) {
-  notification_t *n = ctx;
-  char clean[VQ_NAME_MAX];
-  size_t len = strlen(key);
-  if (strcmp(key, vq_str_name(VQ_S_COOKIE)) == 0 ||
-      cm_name_sanitise(clean, sizeof(clean), key, len, 0) < 0 ||
-      strcmp(clean, key) != 0)
-    return;
-  switch (kind) {
-  case VQ_V_STRING:
-    vq_notif_str(n, key, s, SIZE_MAX);
-    break;
-  case VQ_V_INT:
-    plugin_notification_meta_add_signed_int(n, key, (int64_t)d);
-    break;
-  case VQ_V_DOUBLE:
-    plugin_notification_meta_add_double(n, key, d);
-    break;
-  case VQ_V_BOOL:
-    plugin_notification_meta_add_boolean(n, key, d != 0);
-    break;
+/* Dispatches the notification on at time. */
+static void vq_dispatch_notif(const vq_out_notif_t *on, cdtime_t time) {
+  notification_t n = {.severity = (int)on->severity, .time = time};
+  VQ_NSET(n.host, on->id.host);
+  VQ_NSET(n.plugin, VQ_OUT_PLUGIN);
+  VQ_NSET(n.plugin_instance, on->id.plugin_instance);
+  VQ_NSET(n.type, on->type);
+  VQ_NSET(n.type_instance, on->id.type_instance);
+  VQ_NSET(n.message, on->message);
+  for (size_t i = 0; i < on->meta.num; i++) {
+    const vq_meta_t *p = &on->meta.items[i];
+    switch (p->kind) {
+    case VQ_META_STRING:
+      plugin_notification_meta_add_string(&n, p->key, p->s);
+      break;
+    case VQ_META_SIGNED:
+      plugin_notification_meta_add_signed_int(&n, p->key, p->i);
+      break;
+    case VQ_META_DOUBLE:
+      plugin_notification_meta_add_double(&n, p->key, p->d);
+      break;
+    case VQ_META_BOOL:
+      plugin_notification_meta_add_boolean(&n, p->key, p->b);
+      break;
+    }
   }
-}
-
-/* One notification per finished machine, with every field as meta. */
-static void vq_notify_finished(const vq_message_t *m, const vq_ident_t *id,
-                               const vq_finished_t *fin, cdtime_t time) {
-  bool good = fin->outcome <= VQ_OUT_300 || fin->outcome == VQ_OUT_NONE;
-  notification_t n = {.severity = good ? NOTIF_OKAY : NOTIF_WARNING,
-                      .time = time};
-  VQ_NSET(n.host, id->host);
-  VQ_NSET(n.plugin, VQ_PLUGIN);
-  VQ_NSET(n.plugin_instance, id->plugin_instance);
-  VQ_NSET(n.type, vq_type(VQ_TYPE_FINISHED)->name);
-  VQ_NSET(n.type_instance, id->type_instance);
-  vq_str_t vo = vq_message_vo(m), mt = vq_message_machinetype(m);
-  vq_str_t machine = m->str[VQ_S_MACHINE];
-  ssnprintf(n.message, sizeof(n.message),
-            "Machine %.*s (%.*s, VO %.*s) finished after %.0f s: %s.",
-            machine.ptr ? (int)machine.len : 1, machine.ptr ? machine.ptr : "?",
-            (int)mt.len, mt.ptr, (int)vo.len, vo.ptr, fin->wall_seconds,
-            vq_outcome_name(fin->outcome));
-  vq_notif_clean(&n);
-  vq_message_foreach_field(m, vq_notif_field, &n);
-  vq_notif_str(&n, "vo", vo.ptr, vo.len);
-  plugin_notification_meta_add_string(&n, "outcome",
-                                      vq_outcome_name(fin->outcome));
-  plugin_notification_meta_add_double(&n, "wall_seconds", fin->wall_seconds);
-  plugin_notification_meta_add_double(&n, "hs06_seconds", fin->hs06_seconds);
   plugin_dispatch_notification(&n);
   plugin_notification_meta_free(n.meta);
 }
 
 /* ---- worker thread ------------------------------------------------------ */
 
-/* Turns one accepted message into values, totals and notifications.
+/* Turns one accepted message into values, totals and notifications: one
+ * call into the core says what it becomes, the rest is dispatching.
  * Returns VQ_OK or the reason it was rejected after all. */
-static vq_reason_t vq_handle(const vq_message_t *m, cdtime_t time) {
-  vq_reason_t r = vq_cookie_check(vq_conf.cookies, vq_conf.cookies_num, m);
-  if (r != VQ_OK)
-    return r;
-  vq_sample_t s;
-  vq_finished_t fin;
-  if (m->type == VQ_MSG_MACHINE)
-    r = vq_finished_from_message(m, vq_conf.fizzle_seconds, &s.id, &fin);
-  else
-    r = vq_sample_from_message(m, &s);
+static vq_reason_t vq_handle(vq_output_t *o, const vq_message_t *m,
+                             const struct sockaddr *from, cdtime_t time) {
+  vq_output_conf_t conf = {.cookies = vq_conf.cookies,
+                           .cookies_num = vq_conf.cookies_num,
+                           .fizzle_seconds = vq_conf.fizzle_seconds,
+                           .finished_notifications =
+                               vq_conf.finished_notifications};
+  vq_reason_t r;
+  if (vq_output_build(o, &conf, m, from, &r) != 0) {
+    ERROR(VQ_PLUGIN " plugin: out of memory handling a message.");
+    return VQ_OK;
+  }
   if (r != VQ_OK)
     return r;
 
   pthread_mutex_lock(&vq_fleet_lock);
-  int back = vq_fleet_seen(vq_fleet, &s.id, m, CDTIME_T_TO_DOUBLE(time));
-  if (m->type == VQ_MSG_MACHINE)
-    vq_fleet_add_finished(vq_fleet, &s.id, &fin);
+  int back =
+      vq_fleet_seen(vq_fleet, &o->fleet.factory, m, CDTIME_T_TO_DOUBLE(time));
+  if (o->fleet.finished)
+    vq_fleet_add_finished(vq_fleet, &o->fleet.finished_id, &o->fleet.fin);
   pthread_mutex_unlock(&vq_fleet_lock);
-  if (back == 1) {
-    vq_factory_t f = {.host = s.id.host,
-                      .plugin_instance = s.id.plugin_instance,
-                      .site = m->str[VQ_S_SITE].ptr,
-                      .space = m->str[VQ_S_SPACE].ptr,
-                      .factory = m->str[VQ_S_FACTORY].ptr};
-    vq_notify_factory(&f, NOTIF_OKAY, 0);
-  }
+  if (back == 1)
+    vq_dispatch_notif(&o->back, cdtime());
 
-  if (m->type == VQ_MSG_MACHINE) {
-    if (vq_conf.finished_notifications)
-      vq_notify_finished(m, &s.id, &fin, time);
-    return VQ_OK;
-  }
-  /* The first value list carries every string of the message, the others
-   * only the names: collectd's cache keeps a copy of each list's meta. */
-  meta_data_t *md = vq_meta_for(m, true);
-  for (size_t k = 0; k < s.lists_num; k++) {
-    if (k == 1) {
+  for (size_t k = 0; k < o->notifs_num; k++)
+    vq_dispatch_notif(&o->notifs[k], time);
+  /* Lists that share their meta share one meta_data_t. */
+  meta_data_t *md = NULL;
+  for (size_t k = 0; k < o->lists_num; k++) {
+    const vq_out_values_t *l = &o->lists[k];
+    if (k == 0 || l->meta.items != o->lists[k - 1].meta.items) {
       meta_data_destroy(md);
-      md = vq_meta_for(m, false);
+      md = vq_meta_data(&l->meta);
     }
-    vq_dispatch(s.id.host, s.id.plugin_instance, s.lists[k].type,
-                s.id.type_instance, s.lists[k].values, time,
-                vq_conf.report_interval, md);
+    vq_dispatch(l->id.host, l->id.plugin_instance, l->type, l->id.type_instance,
+                l->values, time, vq_conf.report_interval, md);
   }
   meta_data_destroy(md);
   return VQ_OK;
@@ -732,6 +643,7 @@ static void *vq_work_main(void *arg) {
     vq_sources_destroy(sources);
     return NULL;
   }
+  vq_output_t out = VQ_OUTPUT_INIT;
   vq_datagram_t *batch[VQ_BATCH];
   for (;;) {
     size_t n = vq_queue_pop(vq_queue, batch, VQ_BATCH, 1000);
@@ -742,7 +654,7 @@ static void *vq_work_main(void *arg) {
       vq_message_t m;
       vq_reason_t r = vq_parse(parser, d->data, d->len, &m);
       if (r == VQ_OK) {
-        r = vq_handle(&m, DOUBLE_TO_CDTIME_T(d->received));
+        r = vq_handle(&out, &m, NULL, DOUBLE_TO_CDTIME_T(d->received));
         if (r == VQ_OK)
           atomic_fetch_add(&vq_stats.accepted[m.type], 1);
         vq_message_clear(&m);
@@ -752,6 +664,7 @@ static void *vq_work_main(void *arg) {
       free(d);
     }
   }
+  vq_output_free(&out);
   vq_parser_destroy(parser);
   vq_sources_destroy(sources);
   return NULL;
@@ -791,15 +704,16 @@ static void vq_read_site(void *ctx, const char *host, size_t factories,
                          size_t stale) {
   vq_read_ctx_t *rc = ctx;
   double v[2] = {(double)factories, (double)stale};
-  vq_dispatch(host, "", VQ_TYPE_SITE, "", v, rc->now, rc->interval, NULL);
+  vq_dispatch(host, "", vq_type(VQ_TYPE_SITE), "", v, rc->now, rc->interval,
+              NULL);
 }
 
 static void vq_read_finished(void *ctx, const vq_finished_total_t *t) {
   vq_read_ctx_t *rc = ctx;
   double v[4] = {(double)t->machines, t->cpu_seconds, t->wall_seconds,
                  t->hs06_seconds};
-  vq_dispatch(t->host, t->plugin_instance, VQ_TYPE_FINISHED, t->type_instance,
-              v, rc->now, rc->interval, NULL);
+  vq_dispatch(t->host, t->plugin_instance, vq_type(VQ_TYPE_FINISHED),
+              t->type_instance, v, rc->now, rc->interval, NULL);
 }
 
 /* Dispatches the receiver's own counters under collectd's host name. */
@@ -809,26 +723,26 @@ static void vq_read_stats(const vq_read_ctx_t *rc) {
     uint64_t a = atomic_load(&vq_stats.accepted[i]);
     double v = (double)a;
     accepted += a;
-    vq_dispatch(hostname_g, "", VQ_TYPE_ACCEPTED, vq_msg_type_name(i), &v,
-                rc->now, rc->interval, NULL);
+    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_ACCEPTED), vq_msg_type_name(i),
+                &v, rc->now, rc->interval, NULL);
   }
   for (int i = 1; i < VQ_REASON_COUNT; i++) {
     uint64_t r = atomic_load(&vq_stats.rejected[i]);
     double v = (double)r;
     rejected += r;
-    vq_dispatch(hostname_g, "", VQ_TYPE_REJECTED, vq_reason_name(i), &v,
-                rc->now, rc->interval, NULL);
+    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_REJECTED), vq_reason_name(i),
+                &v, rc->now, rc->interval, NULL);
   }
   for (size_t i = 0; i < vq_sockets_num; i++)
     drops += atomic_load(&vq_sockets[i].kernel_drops);
   double s[5] = {(double)atomic_load(&vq_stats.received), (double)accepted,
                  (double)rejected, (double)drops,
                  (double)atomic_load(&vq_stats.queue_drops)};
-  vq_dispatch(hostname_g, "", VQ_TYPE_STATS, "", s, rc->now, rc->interval,
-              NULL);
+  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_STATS), "", s, rc->now,
+              rc->interval, NULL);
   double q = (double)vq_queue_length(vq_queue);
-  vq_dispatch(hostname_g, "", VQ_TYPE_QUEUE, "", &q, rc->now, rc->interval,
-              NULL);
+  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_QUEUE), "", &q, rc->now,
+              rc->interval, NULL);
 }
 
 static int vq_read(void) {
@@ -842,8 +756,14 @@ static int vq_read(void) {
   vq_fleet_foreach_site(vq_fleet, vq_read_site, &rc);
   vq_fleet_foreach_finished(vq_fleet, vq_read_finished, &rc);
   pthread_mutex_unlock(&vq_fleet_lock);
-  for (size_t i = 0; i < rc.stale_num; i++)
-    vq_notify_factory(rc.stale[i].factory, NOTIF_FAILURE, rc.stale[i].silent);
+  vq_output_t out = VQ_OUTPUT_INIT;
+  for (size_t i = 0; i < rc.stale_num; i++) {
+    const vq_factory_t *f = rc.stale[i].factory;
+    if (vq_output_stale(&out, f->host, f->plugin_instance, f->site, f->space,
+                        f->factory, rc.stale[i].silent) == 0)
+      vq_dispatch_notif(&out.notifs[0], rc.now);
+  }
+  vq_output_free(&out);
   free(rc.stale);
   return 0;
 }

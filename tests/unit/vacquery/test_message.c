@@ -1650,6 +1650,7 @@ static void test_type_and_reason_names(void **state) {
       [VQ_REJ_BAD_TYPE] = "bad_type",
       [VQ_REJ_TOO_LONG] = "name_too_long",
       [VQ_REJ_COOKIE] = "cookie",
+      [VQ_REJ_FLEET_FULL] = "fleet_full",
   };
   for (int r = 0; r < VQ_REASON_COUNT; r++)
     assert_string_equal(vq_reason_name((vq_reason_t)r), reasons[r]);

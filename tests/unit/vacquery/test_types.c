@@ -295,6 +295,7 @@ static void test_type_kinds(void **state) {
       {VQ_TYPE_ACCEPTED, "vacquery_accepted", VQ_DS_DERIVE},
       {VQ_TYPE_REJECTED, "vacquery_rejected", VQ_DS_DERIVE},
       {VQ_TYPE_QUEUE, "vacquery_queue", VQ_DS_GAUGE},
+      {VQ_TYPE_BAD_FIELD, "vacquery_bad_field", VQ_DS_DERIVE},
   };
   for (size_t i = 0; i < COUNT(cases); i++) {
     const vq_type_t *t = vq_type(cases[i].id);

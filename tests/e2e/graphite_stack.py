@@ -146,13 +146,19 @@ httpd.serve_forever()
 class GraphiteStack:
     """carbon-cache + graphite-web in `workdir`, on free loopback ports."""
 
-    def __init__(self, workdir, schemas=None, aggregation=None):
+    def __init__(self, workdir, schemas=None, aggregation=None, extra_settings="",
+                 with_carbon=True):
         """schemas / aggregation: text put first in storage-schemas.conf and
         storage-aggregation.conf (the shipped snippets); a default rule of 1 s
-        points for one day follows in storage-schemas.conf."""
+        points for one day follows in storage-schemas.conf. extra_settings:
+        Python lines appended to graphite-web's local settings (for example
+        CLUSTER_SERVERS). with_carbon False: graphite-web alone, no
+        carbon-cache (a cluster's front end)."""
         self.dir = os.path.abspath(workdir)
         self.schemas = schemas or ""
         self.aggregation = aggregation or ""
+        self.extra_settings = extra_settings
+        self.with_carbon = with_carbon
         self.line_port = self.pickle_port = self.query_port = self.web_port = None
         self.carbon = self.web = None
         self._logs = []
@@ -197,7 +203,8 @@ class GraphiteStack:
                     "aggregationMethod = average\n")
         secret = os.urandom(16).hex()
         self._write("webapp/vq_graphite_local.py", LOCAL_SETTINGS.format(
-            d=d, secret=secret, static=DEBIAN_STATIC, query_port=self.query_port))
+            d=d, secret=secret, static=DEBIAN_STATIC, query_port=self.query_port)
+            + self.extra_settings)
         self._write("webapp/vq_graphite_settings.py", DJANGO_SETTINGS.format(
             static=DEBIAN_STATIC))
         self._write("webapp/vq_graphite_server.py", SERVER)
@@ -245,10 +252,8 @@ class GraphiteStack:
                                + " ".join(bad))
         self.configure()
         atexit.register(self.stop)
-        self.carbon = self._spawn("carbon", [
-            PYTHON, CARBON_CACHE, "--config=" + os.path.join(self.dir, "conf", "carbon.conf"),
-            "--pidfile=" + os.path.join(self.dir, "run", "carbon-cache.pid"),
-            "--nodaemon", "start"])
+        if self.with_carbon:
+            self._spawn_carbon()
         migrate = subprocess.run([PYTHON, "-m", "django", "migrate", "--run-syncdb", "-v0"],
                                  env=self._env(), cwd=self.dir, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -259,15 +264,42 @@ class GraphiteStack:
         self.web = self._spawn("graphite-web", [
             PYTHON, os.path.join(self.dir, "webapp", "vq_graphite_server.py"),
             str(self.web_port)])
-        self._wait(self.carbon, lambda: self._port_open(self.line_port)
-                   and self._port_open(self.query_port), timeout, "carbon")
+        if self.with_carbon:
+            self._wait_carbon(timeout)
         self._wait(self.web, lambda: self._get("/version/", 2) is not None, timeout,
                    "graphite-web")
+        return self
+
+    def _spawn_carbon(self):
+        self.carbon = self._spawn("carbon", [
+            PYTHON, CARBON_CACHE, "--config=" + os.path.join(self.dir, "conf", "carbon.conf"),
+            "--pidfile=" + os.path.join(self.dir, "run", "carbon-cache.pid"),
+            "--nodaemon", "start"])
+
+    def _wait_carbon(self, timeout):
+        self._wait(self.carbon, lambda: self._port_open(self.line_port)
+                   and self._port_open(self.query_port), timeout, "carbon")
+
+    def stop_carbon(self):
+        """Stops carbon-cache alone (SIGTERM to its PID, as a service
+        manager does); graphite-web stays up. Returns the exit status."""
+        return stop_proc(self.carbon)
+
+    def start_carbon(self, timeout=40):
+        """Starts carbon-cache again with the same configuration and ports
+        (after stop_carbon); waits until it accepts lines. Returns self."""
+        pidfile = os.path.join(self.dir, "run", "carbon-cache.pid")
+        if os.path.exists(pidfile):  # twistd refuses to start over a stale one
+            os.unlink(pidfile)
+        self._spawn_carbon()
+        self._wait_carbon(timeout)
         return self
 
     def stop(self):
         """Stops graphite-web and carbon-cache (idempotent)."""
         for p in (self.web, self.carbon):
+            if p is None:
+                continue
             try:
                 stop_proc(p)
             except Exception:
@@ -277,7 +309,8 @@ class GraphiteStack:
         self._logs = []
 
     def alive(self):
-        return all(p is not None and p.poll() is None for p in (self.carbon, self.web))
+        procs = (self.carbon, self.web) if self.with_carbon else (self.web,)
+        return all(p is not None and p.poll() is None for p in procs)
 
     # ---- HTTP helpers ---------------------------------------------------------
 

@@ -258,8 +258,12 @@ def part_memory(build, factories):
         print("| registry alone (vq-bench fleet): bytes per factory | %s |" % reg.get("bytes_per_factory"))
         print("| registry alone: RSS growth for %s factories | %.1f MB |" % (reg.get("factories"), int(reg.get("rss_growth_bytes", 0)) / 1e6))
         print("| collectd RSS after start | %.1f MB |" % (before / 1024))
-        print("| collectd RSS with %d factories (+%d machinetypes) known, %d messages accepted | **%.1f MB** (target <= 200 MB) |" % (
-            factories, factories, st.get("accepted", 0), after / 1024))
+        print("| collectd RSS after %d factory_status + %d machinetype_status sent: %d accepted, %d rejected "
+              "(fleet_full beyond MaxFactories, default 20,000) | **%.1f MB** |" % (
+                  factories, factories, st.get("accepted", 0), st.get("rejected", 0), after / 1024))
+        known = min(factories, 20000)
+        print("| per factory known (1 machinetype: 8 value-list identifiers), collectd's cache included "
+              "| %.1f KB |" % ((after - before) / known))
         return after
     finally:
         cd.stop()

@@ -2,6 +2,7 @@
 /* vq_fleet.c: factory registry and finished-machine totals. */
 #include "vq_fleet.h"
 #include "common/cm_htab.h"
+#include "common/cm_key.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,44 +75,31 @@ static vq_str_t vq_cstr(const char *s) {
   return (vq_str_t){s, strlen(s)};
 }
 
-/* Writes the n slices parts[] joined by '/' into buf (NUL-terminated) and
- * returns the length. buf must hold the sum of lengths plus n bytes. */
-static size_t vq_key(char *buf, const vq_str_t *parts, size_t n) {
-  size_t off = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (i > 0)
-      buf[off++] = '/';
-    memcpy(buf + off, parts[i].ptr, parts[i].len);
-    off += parts[i].len;
+/* Writes the n slices parts[] joined by '/' into buf (size bytes,
+ * NUL-terminated). Returns the length; every caller's buffer holds three
+ * collectd names, so it always fits. */
+static size_t vq_key(char *buf, size_t size, const vq_str_t *parts, size_t n) {
+  const char *p[3];
+  size_t l[3];
+  for (size_t i = 0; i < n && i < 3; i++) {
+    p[i] = parts[i].ptr != NULL ? parts[i].ptr : "";
+    l[i] = parts[i].len;
   }
-  buf[off] = '\0';
-  return off;
+  long len = cm_key_join(buf, size, p, l, n < 3 ? n : 3, '/');
+  return len < 0 ? 0 : (size_t)len;
 }
 
-/*
- * Allocates `head' bytes of struct followed by the key (key_len bytes plus
- * NUL) and then the n slices of strs, each NUL-terminated; points out[i]
- * at the copies. Returns the block (caller owns it) or NULL.
- */
+/* Returns an entry of head bytes with the key and the n slices strs copied
+ * after it (out[i] pointing at them), or NULL (cm_key_entry_new). */
 static void *vq_entry_new(size_t head, const char *key, size_t key_len,
                           const vq_str_t *strs, size_t n, const char **out) {
-  size_t size = head + key_len + 1;
-  for (size_t i = 0; i < n; i++)
-    size += strs[i].len + 1;
-  char *block = calloc(1, size);
-  if (block == NULL)
-    return NULL;
-  char *p = block + head;
-  memcpy(p, key, key_len + 1);
-  p += key_len + 1;
-  for (size_t i = 0; i < n; i++) {
-    out[i] = p;
-    if (strs[i].len > 0)
-      memcpy(p, strs[i].ptr, strs[i].len);
-    p += strs[i].len;
-    *p++ = '\0';
+  const char *p[5];
+  size_t l[5];
+  for (size_t i = 0; i < n && i < 5; i++) {
+    p[i] = strs[i].ptr != NULL ? strs[i].ptr : "";
+    l[i] = strs[i].len;
   }
-  return block;
+  return cm_key_entry_new(head, key, key_len, p, l, n < 5 ? n : 5, out);
 }
 
 int vq_fleet_seen(vq_fleet_t *f, const vq_ident_t *id, const vq_message_t *m,
@@ -119,14 +107,14 @@ int vq_fleet_seen(vq_fleet_t *f, const vq_ident_t *id, const vq_message_t *m,
   vq_str_t slots[3] = {vq_cstr(id->host), vq_cstr(id->plugin_instance),
                        vq_cstr(id->type_instance)};
   char key[3 * VQ_NAME_MAX];
-  size_t len = vq_key(key, slots, 2);
+  size_t len = vq_key(key, sizeof(key), slots, 2);
   vq_factory_entry_t *e = cm_htab_get(f->factories, key, len);
   vq_child_entry_t *mt = NULL;
   size_t mt_len = 0;
   char mt_key[3 * VQ_NAME_MAX];
   int new_mt = 0;
   if (m->type == VQ_MSG_MACHINETYPE) {
-    mt_len = vq_key(mt_key, slots, 3);
+    mt_len = vq_key(mt_key, sizeof(mt_key), slots, 3);
     mt = cm_htab_get(f->machinetypes, mt_key, mt_len);
     new_mt = mt == NULL;
     if (new_mt && cm_htab_count(f->machinetypes) >= f->max_machinetypes)
@@ -176,7 +164,7 @@ int vq_fleet_add_finished(vq_fleet_t *f, const vq_ident_t *id,
   vq_str_t slots[3] = {vq_cstr(id->host), vq_cstr(id->plugin_instance),
                        vq_cstr(id->type_instance)};
   char key[3 * VQ_NAME_MAX];
-  size_t len = vq_key(key, slots, 3);
+  size_t len = vq_key(key, sizeof(key), slots, 3);
   vq_finished_entry_t *e = cm_htab_get(f->finished, key, len);
   if (e == NULL) {
     if (cm_htab_count(f->finished) >= f->max_finished)

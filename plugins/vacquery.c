@@ -30,13 +30,14 @@
 #include "collectd/core/daemon/plugin.h"
 #include "collectd/core/utils/common/common.h"
 
-#include "vq_fleet.h"
-#include "vq_message.h"
-#include "vq_policy.h"
-#include "vq_queue.h"
-#include "vq_sample.h"
-#include "vq_sources.h"
-#include "vq_types.h"
+#include "common/cm_option.h"
+#include "vacquery/vq_fleet.h"
+#include "vacquery/vq_message.h"
+#include "vacquery/vq_policy.h"
+#include "vacquery/vq_queue.h"
+#include "vacquery/vq_sample.h"
+#include "vacquery/vq_sources.h"
+#include "vacquery/vq_types.h"
 
 #include <netdb.h>
 #include <poll.h>
@@ -118,11 +119,11 @@ static cdtime_t vq_log_interval;
 static int vq_config_number(oconfig_item_t *ci, double min, double max,
                             double *out) {
   double v;
+  char err[256];
   if (cf_util_get_double(ci, &v) != 0)
     return -1;
-  if (!(v >= min && v <= max)) {
-    ERROR(VQ_PLUGIN " plugin: %s: %g is out of range [%g, %g].", ci->key, v,
-          min, max);
+  if (cm_option_range(ci->key, v, min, max, err, sizeof(err)) != 0) {
+    ERROR(VQ_PLUGIN " plugin: %s", err);
     return -1;
   }
   *out = v;
@@ -535,7 +536,7 @@ static void vq_meta_str(meta_data_t *md, const char *key, vq_str_t s) {
   char buf[VQ_META_STR_MAX];
   if (s.ptr != NULL)
     meta_data_add_string(md, key,
-                         vq_text_printable(buf, sizeof(buf), s.ptr, s.len));
+                         cm_text_printable(buf, sizeof(buf), s.ptr, s.len));
 }
 
 /* Adds the string s to n's meta like vq_meta_str. */
@@ -543,12 +544,12 @@ static void vq_notif_str(notification_t *n, const char *key, const char *s,
                          size_t len) {
   char buf[VQ_META_STR_MAX];
   plugin_notification_meta_add_string(
-      n, key, vq_text_printable(buf, sizeof(buf), s, len));
+      n, key, cm_text_printable(buf, sizeof(buf), s, len));
 }
 
 /* Replaces control bytes in a notification's message (log forging). */
 static void vq_notif_clean(notification_t *n) {
-  vq_text_printable(n->message, sizeof(n->message), n->message,
+  cm_text_printable(n->message, sizeof(n->message), n->message,
                     sizeof(n->message));
 }
 
@@ -621,7 +622,7 @@ static void vq_notif_field(void *ctx, const char *key, vq_value_kind_t kind,
   char clean[VQ_NAME_MAX];
   size_t len = strlen(key);
   if (strcmp(key, vq_str_name(VQ_S_COOKIE)) == 0 ||
-      vq_name_sanitise(clean, sizeof(clean), key, len) < 0 ||
+      cm_name_sanitise(clean, sizeof(clean), key, len, 0) < 0 ||
       strcmp(clean, key) != 0)
     return;
   switch (kind) {

@@ -30,11 +30,11 @@
  *   </Node>
  * </Plugin>
  *
- * Write and notification callbacks render a document (src/es_doc.c) and
+ * Write and notification callbacks render a document (src/elasticsearch/es_doc.c) and
  * append it to the node's queue under the node's lock. One thread per node
- * sends batches (src/es_bulk.c), backs off (src/es_retry.c), and while the
+ * sends batches (src/elasticsearch/es_bulk.c), backs off (src/elasticsearch/es_retry.c), and while the
  * cluster does not answer, or the queue passes 4 x BatchSize, moves
- * documents to the on-disk spool (src/es_spool.c), which it replays, in
+ * documents to the on-disk spool (src/elasticsearch/es_spool.c), which it replays, in
  * order, before newer documents once the cluster answers again.
  */
 
@@ -44,11 +44,12 @@
 #include "collectd/core/daemon/utils_complain.h"
 #include "collectd/core/utils/common/common.h"
 
-#include "es_bulk.h"
-#include "es_doc.h"
-#include "es_retry.h"
-#include "es_spool.h"
-#include "es_template.h"
+#include "common/cm_option.h"
+#include "elasticsearch/es_bulk.h"
+#include "elasticsearch/es_doc.h"
+#include "elasticsearch/es_retry.h"
+#include "elasticsearch/es_spool.h"
+#include "elasticsearch/es_template.h"
 
 #include <curl/curl.h>
 #include <stdatomic.h>
@@ -111,7 +112,7 @@ typedef struct {
   CURL *curl;
   struct curl_slist *hdr_bulk, *hdr_json;
   char errbuf[CURL_ERROR_SIZE];
-  es_buf_t resp;
+  cm_buf_t resp;
   size_t url_cur;
   bool down;
   unsigned down_attempts;
@@ -184,7 +185,7 @@ static void es_node_free(void *arg) {
     curl_easy_cleanup(n->curl);
   curl_slist_free_all(n->hdr_bulk);
   curl_slist_free_all(n->hdr_json);
-  es_buf_free(&n->resp);
+  cm_buf_free(&n->resp);
   for (size_t i = 0; i < n->urls_num; i++)
     free(n->urls[i]);
   free(n->urls);
@@ -212,22 +213,22 @@ static void es_node_free(void *arg) {
 /* Writes items[0..num) that are not done to the spool in chunks of
  * BatchSize and frees every item's pair. Counts spooled or dropped. */
 static void es_spill(es_node_t *n, es_item_t *items, size_t num) {
-  es_buf_t chunk = ES_BUF_INIT;
+  cm_buf_t chunk = CM_BUF_INIT;
   size_t i = 0;
   while (i < num) {
     size_t docs = 0;
-    es_buf_reset(&chunk);
+    cm_buf_reset(&chunk);
     for (; i < num && docs < n->batch_size; i++) {
       if (items[i].done)
         continue;
-      es_buf_add(&chunk, items[i].pair, items[i].len);
+      cm_buf_add(&chunk, items[i].pair, items[i].len);
       docs++;
     }
     if (docs == 0)
       break;
     uint64_t dropped = 0;
     int rc = -ENOMEM;
-    if (es_buf_ok(&chunk)) {
+    if (cm_buf_ok(&chunk)) {
       pthread_mutex_lock(&n->spool_lock);
       rc = es_spool_append(n->spool, chunk.data, chunk.len, docs, &dropped);
       pthread_mutex_unlock(&n->spool_lock);
@@ -249,7 +250,7 @@ static void es_spill(es_node_t *n, es_item_t *items, size_t num) {
     }
     es_count(n, ES_C_SPOOLED, docs);
   }
-  es_buf_free(&chunk);
+  cm_buf_free(&chunk);
   es_items_clear(items, num);
 }
 
@@ -264,7 +265,7 @@ static bool es_spool_pending(es_node_t *n) {
 /* Appends the dead-letter line for it and marks it done. */
 static void es_dead(es_node_t *n, es_item_t *it, const char *reason,
                     int status) {
-  es_buf_t line = ES_BUF_INIT;
+  cm_buf_t line = CM_BUF_INIT;
   it->done = 1;
   es_count(n, ES_C_DEAD, 1);
   if (es_dead_letter(&line, it, reason, status) == 0) {
@@ -281,7 +282,7 @@ static void es_dead(es_node_t *n, es_item_t *it, const char *reason,
                            "%s: %s",
                  n->name, n->dead_letter, STRERRNO);
   }
-  es_buf_free(&line);
+  cm_buf_free(&line);
   WARNING(ES_PLUGIN " plugin: node %s: document rejected (status %d): %s",
           n->name, status, reason);
 }
@@ -289,9 +290,9 @@ static void es_dead(es_node_t *n, es_item_t *it, const char *reason,
 /* ---- HTTP ------------------------------------------------------------- */
 
 static size_t es_curl_write(char *ptr, size_t size, size_t nmemb, void *ud) {
-  es_buf_t *b = ud;
+  cm_buf_t *b = ud;
   size_t len = size * nmemb;
-  if (b->len + len > ES_RESPONSE_MAX || es_buf_add(b, ptr, len) != 0)
+  if (b->len + len > ES_RESPONSE_MAX || cm_buf_add(b, ptr, len) != 0)
     return 0;
   return len;
 }
@@ -361,7 +362,7 @@ static int es_http(es_node_t *n, bool put, const char *path, const char *body,
       blen--;
     ssnprintf(url, sizeof(url), "%.*s%s", (int)blen, base, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    es_buf_reset(&n->resp);
+    cm_buf_reset(&n->resp);
     n->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK) {
@@ -483,7 +484,7 @@ static int es_sleep(es_node_t *n, double delay) {
  * when the cluster failed (the items not done are still to be sent). */
 static int es_deliver(es_node_t *n, es_item_t **v, size_t m) {
   unsigned round = 0;
-  es_buf_t body = ES_BUF_INIT;
+  cm_buf_t body = CM_BUF_INIT;
   es_result_t *res = NULL;
   int rc = -1;
   for (;;) {
@@ -499,12 +500,12 @@ static int es_deliver(es_node_t *n, es_item_t **v, size_t m) {
     if (n->install_templates && !n->templates_ok &&
         es_install_templates(n) != 0)
       break;
-    es_buf_reset(&body);
+    cm_buf_reset(&body);
     for (size_t i = 0; i < m; i++)
-      es_buf_add(&body, v[i]->pair, v[i]->len);
+      cm_buf_add(&body, v[i]->pair, v[i]->len);
     free(res);
     res = calloc(m, sizeof(*res));
-    if (!es_buf_ok(&body) || res == NULL) {
+    if (!cm_buf_ok(&body) || res == NULL) {
       es_fail(n, "out of memory");
       break;
     }
@@ -575,7 +576,7 @@ static int es_deliver(es_node_t *n, es_item_t **v, size_t m) {
       break;
   }
   free(res);
-  es_buf_free(&body);
+  cm_buf_free(&body);
   return rc;
 }
 
@@ -1042,11 +1043,11 @@ static int es_read(user_data_t *ud) {
 static int es_config_number(const es_node_t *n, oconfig_item_t *ci, double min,
                             double max, double *out) {
   double v;
+  char err[256];
   if (cf_util_get_double(ci, &v) != 0)
     return -1;
-  if (!(v >= min && v <= max)) {
-    ERROR(ES_PLUGIN " plugin: node %s: %s: %g is out of range [%g, %g].",
-          n->name, ci->key, v, min, max);
+  if (cm_option_range(ci->key, v, min, max, err, sizeof(err)) != 0) {
+    ERROR(ES_PLUGIN " plugin: node %s: %s", n->name, err);
     return -1;
   }
   *out = v;

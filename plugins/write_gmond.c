@@ -27,7 +27,7 @@
  * libganglia calls exit() on a bad gmond.conf, so each file is first tried
  * in a forked child; a bad one disables this plugin (collectd runs on).
  * libganglia's APR pool is not thread-safe: one mutex serialises all use.
- * The mapping rules live in src/gm_*.c.
+ * The mapping rules live in src/ganglia/gm_*.c.
  */
 
 #include "collectd/core/daemon/collectd.h"
@@ -37,10 +37,10 @@
 
 #include <ganglia.h>
 
-#include "gm_metric.h"
-#include "gm_route.h"
-#include "gm_spoof.h"
-#include "gm_vo.h"
+#include "ganglia/gm_metric.h"
+#include "ganglia/gm_route.h"
+#include "ganglia/gm_spoof.h"
+#include "ganglia/gm_vo.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -59,7 +59,7 @@ distcheck() {
 }
 
 format_check() {
-  clang-format --dry-run --Werror src/*.[ch] plugins/*.c tools/*.c tests/unit/*.c tests/fuzz/*.c
+  clang-format --dry-run --Werror src/*/*.[ch] plugins/*.c tools/*.c tests/unit/*/*.[ch] tests/fuzz/*.c
 }
 
 step "clang-format (.clang-format)" format_check
@@ -67,6 +67,15 @@ step "bootstrap (autoreconf)" bootstrap
 step "build (-Werror)" build _build
 # Every unit-test program, including those the mk/ fragments add.
 unit_tests=$(make -s -C _build print-unit-tests 2>/dev/null)
+# The sanitizer and valgrind steps run this list: an empty one would pass
+# them with no test at all.
+units_listed() {
+  local n
+  n=$(echo "$unit_tests" | wc -w)
+  echo "$n unit-test programs"
+  [ "$n" -gt 0 ]
+}
+step "unit-test list (make print-unit-tests)" units_listed
 step "make check: unit + end-to-end" check _build
 san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 step "build with ASan+UBSan" build _build-asan CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"

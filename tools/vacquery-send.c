@@ -6,10 +6,13 @@
  * Fleet mode simulates a deterministic fleet of Vac 3.1 and Vcycle
  * factories (field sets as in docs/protocol.md sections 3-6, serialised
  * byte for byte like Python's json.dumps) and prints a summary of what it
- * sent, for tests to compare with what collectd stored. libc only:
+ * sent, for tests to compare with what collectd stored. libc and
+ * src/common/cm_utf8.c only:
  *   gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
- *       -o vacquery-send tools/vacquery-send.c
+ *       -Isrc -o vacquery-send tools/vacquery-send.c src/common/cm_utf8.c
  */
+#include "common/cm_utf8.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -164,25 +167,6 @@ vs_opt(char *tmp, size_t size, int present, const char *fmt, ...) {
   return tmp;
 }
 
-/* Decodes one UTF-8 sequence at s. Returns the bytes consumed (>= 1) and
- * stores the code point, or U+FFFD for an invalid sequence, in *cp. */
-static size_t vs_utf8(const unsigned char *s, uint32_t *cp) {
-  size_t n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-  uint32_t min = n == 4 ? 0x10000 : n == 3 ? 0x800 : 0x80;
-  uint32_t c = s[0] & (0x3F >> (n - 1));
-  *cp = 0xFFFD;
-  if (s[0] < 0xC2 || s[0] > 0xF4)
-    return 1;
-  for (size_t i = 1; i < n; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return i;
-    c = (c << 6) | (s[i] & 0x3F);
-  }
-  if (c >= min && c <= 0x10FFFF && (c < 0xD800 || c > 0xDFFF))
-    *cp = c;
-  return n;
-}
-
 /* Appends s as a quoted JSON string the way Python's json.dumps does:
  * ASCII only, \uXXXX (surrogate pairs above U+FFFF) for the rest, U+FFFD
  * for invalid UTF-8. Returns nothing. */
@@ -200,7 +184,12 @@ static void vs_json_str(vs_buf_t *b, const char *s) {
       vs_put(b, "%c", (char)cp);
       u++;
     } else {
-      u += cp >= 0x80 ? vs_utf8(u, &cp) : 1;
+      size_t k = cm_utf8_decode(u, 4, &cp);
+      if (k == 0) { /* U+FFFD for each byte of an invalid sequence */
+        cp = 0xFFFD;
+        k = 1;
+      }
+      u += k;
       if (cp >= 0x10000)
         vs_put(b, "\\u%04x\\u%04x", (unsigned)(0xD800 + ((cp - 0x10000) >> 10)),
                (unsigned)(0xDC00 + (cp & 0x3FF)));

@@ -12,9 +12,9 @@
  * instruction counts from `valgrind --tool=callgrind' (run-bench.sh runs
  * each mode with N and with 0 iterations and divides the difference).
  */
-#include "vq_fleet.h"
-#include "vq_message.h"
-#include "vq_sample.h"
+#include "vacquery/vq_fleet.h"
+#include "vacquery/vq_message.h"
+#include "vacquery/vq_sample.h"
 
 #include <json-c/json.h>
 

@@ -5,10 +5,10 @@
  * and the fleet registry. Build with `make fuzz` (clang), run with
  * `tests/fuzz/fuzz_vq_parse -max_total_time=60 tests/fixtures/examples`.
  */
-#include "vq_fleet.h"
-#include "vq_message.h"
-#include "vq_policy.h"
-#include "vq_sample.h"
+#include "vacquery/vq_fleet.h"
+#include "vacquery/vq_message.h"
+#include "vacquery/vq_policy.h"
+#include "vacquery/vq_sample.h"
 
 #include <stdint.h>
 #include <stdlib.h>

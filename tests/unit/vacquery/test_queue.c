@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_queue.c: unit tests for src/vacquery/vq_queue.c: the bounded hand-off
+ * between the receive thread and the worker thread.
+ */
+#include "vacquery/vq_queue.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "vq_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A datagram whose payload is "dg-<n>". */
+static vq_datagram_t *dg(int n) {
+  char text[32];
+  int len = snprintf(text, sizeof(text), "dg-%d", n);
+  struct sockaddr_in from;
+  memset(&from, 0, sizeof(from));
+  from.sin_family = AF_INET;
+  from.sin_port = htons((uint16_t)(1000 + n));
+  from.sin_addr.s_addr = htonl(0xC0000200u | (unsigned)(n & 0xff));
+  vq_datagram_t *d =
+      vq_datagram_new(text, (size_t)len, (const struct sockaddr *)&from,
+                      sizeof(from), 1000.0 + n);
+  assert_non_null(d);
+  return d;
+}
+
+/* Checks that d is dg(n) and frees it. */
+static void expect_dg(vq_datagram_t *d, int n) {
+  char text[32];
+  int len = snprintf(text, sizeof(text), "dg-%d", n);
+  if (d->len != (size_t)len || memcmp(d->data, text, (size_t)len) != 0)
+    fail_msg("got datagram \"%.*s\", expected \"%s\"", (int)d->len, d->data,
+             text);
+  free(d);
+}
+
+static void test_datagram_new_copies_everything(void **state) {
+  (void)state;
+  char payload[] = "{\"message_type\": \"factory_status\"}";
+  struct sockaddr_in6 from;
+  memset(&from, 0, sizeof(from));
+  from.sin6_family = AF_INET6;
+  from.sin6_port = htons(8884);
+  assert_int_equal(inet_pton(AF_INET6, "2001:db8::5", &from.sin6_addr), 1);
+  vq_datagram_t *d =
+      vq_datagram_new(payload, sizeof(payload) - 1, (struct sockaddr *)&from,
+                      sizeof(from), 1542931201.25);
+  assert_non_null(d);
+  payload[0] = 'X'; /* the datagram holds a copy */
+  assert_int_equal(d->len, sizeof(payload) - 1);
+  assert_memory_equal(d->data, "{\"message_type\"", 15);
+  assert_true(d->received == 1542931201.25);
+  assert_memory_equal(&d->from, &from, sizeof(from));
+  free(d);
+
+  /* without a source address, and empty */
+  d = vq_datagram_new("", 0, NULL, 0, 5);
+  assert_non_null(d);
+  assert_int_equal(d->len, 0);
+  assert_int_equal(d->from.ss_family, 0);
+  free(d);
+
+  /* an address longer than sockaddr_storage is not copied */
+  char big[sizeof(struct sockaddr_storage) + 16];
+  memset(big, 0x7f, sizeof(big));
+  d = vq_datagram_new("x", 1, (struct sockaddr *)big, sizeof(big), 5);
+  assert_non_null(d);
+  assert_int_equal(d->from.ss_family, 0);
+  free(d);
+}
+
+static void test_push_pop_preserves_order(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(8);
+  assert_non_null(q);
+  vq_datagram_t *in[5];
+  for (int i = 0; i < 5; i++)
+    in[i] = dg(i);
+  assert_int_equal(vq_queue_push(q, in, 5), 5);
+  assert_int_equal(vq_queue_length(q), 5);
+  vq_datagram_t *out[10];
+  assert_int_equal(vq_queue_pop(q, out, 3, 0), 3);
+  for (int i = 0; i < 3; i++)
+    expect_dg(out[i], i);
+  assert_int_equal(vq_queue_length(q), 2);
+  assert_int_equal(vq_queue_pop(q, out, 10, 0), 2);
+  expect_dg(out[0], 3);
+  expect_dg(out[1], 4);
+  assert_int_equal(vq_queue_length(q), 0);
+  vq_queue_destroy(q);
+}
+
+/* Many rounds through a small ring: order survives wrap-around. */
+static void test_order_across_wraparound(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(4);
+  int next_in = 0, next_out = 0;
+  static const struct {
+    size_t push, pop;
+  } rounds[] = {{3, 2}, {3, 1}, {2, 4}, {4, 3}, {1, 2}, {4, 4}, {3, 3}};
+  for (size_t r = 0; r < COUNT(rounds); r++) {
+    vq_datagram_t *in[4];
+    for (size_t i = 0; i < rounds[r].push; i++)
+      in[i] = dg(next_in + (int)i);
+    size_t took = vq_queue_push(q, in, rounds[r].push);
+    for (size_t i = took; i < rounds[r].push; i++)
+      free(in[i]); /* not taken: still ours */
+    next_in += (int)took;
+    vq_datagram_t *out[4];
+    size_t got = vq_queue_pop(q, out, rounds[r].pop, 0);
+    for (size_t i = 0; i < got; i++)
+      expect_dg(out[i], next_out++);
+    assert_int_equal(vq_queue_length(q), (size_t)(next_in - next_out));
+  }
+  vq_datagram_t *out[4];
+  size_t got = vq_queue_pop(q, out, 4, 0);
+  for (size_t i = 0; i < got; i++)
+    expect_dg(out[i], next_out++);
+  assert_int_equal(next_out, next_in);
+  assert_true(next_in > 12);
+  vq_queue_destroy(q);
+}
+
+/* push returns how many it took; the rest stay the caller's. */
+static void test_push_takes_only_what_fits(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(4);
+  static const struct {
+    size_t n, took, length;
+  } steps[] = {
+      {6, 4, 4}, /* 2 left over */
+      {1, 0, 4}, /* full */
+      {0, 0, 4},
+  };
+  int next = 0;
+  for (size_t s = 0; s < COUNT(steps); s++) {
+    vq_datagram_t *in[8];
+    for (size_t i = 0; i < steps[s].n; i++)
+      in[i] = dg(next + (int)i);
+    size_t took = vq_queue_push(q, in, steps[s].n);
+    if (took != steps[s].took)
+      fail_msg("step %zu: push of %zu took %zu, expected %zu", s, steps[s].n,
+               took, steps[s].took);
+    /* the ones not taken are still valid and ours */
+    for (size_t i = took; i < steps[s].n; i++)
+      expect_dg(in[i], next + (int)i);
+    next += (int)steps[s].n;
+    assert_int_equal(vq_queue_length(q), steps[s].length);
+  }
+  vq_datagram_t *out[1];
+  assert_int_equal(vq_queue_pop(q, out, 1, 0), 1);
+  expect_dg(out[0], 0);
+  vq_datagram_t *one = dg(99);
+  assert_int_equal(vq_queue_push(q, &one, 1), 1);
+  vq_datagram_t *all[8];
+  assert_int_equal(vq_queue_pop(q, all, 8, 0), 4);
+  expect_dg(all[0], 1);
+  expect_dg(all[1], 2);
+  expect_dg(all[2], 3);
+  expect_dg(all[3], 99);
+  vq_queue_destroy(q);
+}
+
+static void test_pop_times_out_empty(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(4);
+  static const int timeouts[] = {0, 50, 1200};
+  for (size_t i = 0; i < COUNT(timeouts); i++) {
+    vq_datagram_t *out[4] = {NULL};
+    double t0 = now_mono();
+    size_t got = vq_queue_pop(q, out, 4, timeouts[i]);
+    double took = now_mono() - t0;
+    assert_int_equal(got, 0);
+    assert_null(out[0]);
+    double want = timeouts[i] / 1000.0;
+    if (took < want - 0.005 || took > want + 2.0)
+      fail_msg("timeout %d ms took %.3f s", timeouts[i], took);
+  }
+  vq_queue_destroy(q);
+}
+
+static void test_pop_returns_at_once_when_not_empty(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(4);
+  vq_datagram_t *in = dg(1);
+  assert_int_equal(vq_queue_push(q, &in, 1), 1);
+  vq_datagram_t *out[4];
+  double t0 = now_mono();
+  assert_int_equal(vq_queue_pop(q, out, 4, 10000), 1);
+  assert_true(now_mono() - t0 < 1.0);
+  expect_dg(out[0], 1);
+  vq_queue_destroy(q);
+}
+
+/* A popper blocked in another thread. */
+typedef struct {
+  vq_queue_t *q;
+  int timeout_ms;
+  size_t got;
+  vq_datagram_t *items[4];
+  double waited;
+} popper_t;
+
+static void *popper(void *arg) {
+  popper_t *p = arg;
+  double t0 = now_mono();
+  p->got = vq_queue_pop(p->q, p->items, 4, p->timeout_ms);
+  p->waited = now_mono() - t0;
+  return NULL;
+}
+
+static void test_close_wakes_a_waiting_popper(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(4);
+  popper_t p = {.q = q, .timeout_ms = 30000};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, popper, &p), 0);
+  sleep_ms(100); /* let it block */
+  vq_queue_close(q);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(p.got, 0);
+  if (p.waited > 10.0)
+    fail_msg("popper was not woken by close (waited %.1f s)", p.waited);
+  assert_true(p.waited >= 0.05);
+  vq_queue_destroy(q);
+}
+
+static void test_push_wakes_a_waiting_popper(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(4);
+  popper_t p = {.q = q, .timeout_ms = 30000};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, popper, &p), 0);
+  sleep_ms(100);
+  vq_datagram_t *in = dg(7);
+  assert_int_equal(vq_queue_push(q, &in, 1), 1);
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(p.got, 1);
+  assert_true(p.waited < 10.0);
+  expect_dg(p.items[0], 7);
+  vq_queue_destroy(q);
+}
+
+/* After close, pop returns what is left, then 0 without waiting. */
+static void test_close_drains_then_returns_zero(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(4);
+  vq_datagram_t *in[2] = {dg(1), dg(2)};
+  assert_int_equal(vq_queue_push(q, in, 2), 2);
+  vq_queue_close(q);
+  vq_datagram_t *out[4];
+  assert_int_equal(vq_queue_pop(q, out, 1, 30000), 1);
+  expect_dg(out[0], 1);
+  assert_int_equal(vq_queue_pop(q, out, 4, 30000), 1);
+  expect_dg(out[0], 2);
+  double t0 = now_mono();
+  assert_int_equal(vq_queue_pop(q, out, 4, 30000), 0);
+  assert_true(now_mono() - t0 < 1.0);
+  vq_queue_destroy(q);
+}
+
+/* destroy frees what is still queued (leak-checked by ASan / valgrind),
+ * including a wrapped ring. */
+static void test_destroy_frees_leftovers(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(3);
+  vq_datagram_t *in[3] = {dg(1), dg(2), dg(3)};
+  assert_int_equal(vq_queue_push(q, in, 3), 3);
+  vq_queue_destroy(q);
+
+  q = vq_queue_create(3);
+  vq_datagram_t *a[3] = {dg(1), dg(2), dg(3)};
+  assert_int_equal(vq_queue_push(q, a, 3), 3);
+  vq_datagram_t *out[2];
+  assert_int_equal(vq_queue_pop(q, out, 2, 0), 2);
+  free(out[0]);
+  free(out[1]);
+  vq_datagram_t *b[2] = {dg(4), dg(5)}; /* wraps around the ring */
+  assert_int_equal(vq_queue_push(q, b, 2), 2);
+  assert_int_equal(vq_queue_length(q), 3);
+  vq_queue_destroy(q);
+
+  vq_queue_destroy(NULL);
+}
+
+/* One producer thread, one consumer: every datagram arrives once, in
+ * order, while the queue is often full. */
+typedef struct {
+  vq_queue_t *q;
+  int n;
+  size_t dropped;
+} producer_t;
+
+static void *producer(void *arg) {
+  producer_t *p = arg;
+  for (int i = 0; i < p->n;) {
+    vq_datagram_t *d = dg(i);
+    if (vq_queue_push(p->q, &d, 1) == 1)
+      i++;
+    else {
+      free(d);
+      p->dropped++;
+      sched_yield();
+    }
+  }
+  return NULL;
+}
+
+static void test_producer_consumer_threads(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(16);
+  producer_t p = {.q = q, .n = 20000};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, producer, &p), 0);
+  int next = 0;
+  while (next < p.n) {
+    vq_datagram_t *out[7];
+    size_t got = vq_queue_pop(q, out, 7, 5000);
+    if (got == 0)
+      fail_msg("consumer timed out at %d", next);
+    for (size_t i = 0; i < got; i++)
+      expect_dg(out[i], next++);
+  }
+  assert_int_equal(pthread_join(th, NULL), 0);
+  assert_int_equal(vq_queue_length(q), 0);
+  vq_queue_destroy(q);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_datagram_new_copies_everything),
+      cmocka_unit_test(test_push_pop_preserves_order),
+      cmocka_unit_test(test_order_across_wraparound),
+      cmocka_unit_test(test_push_takes_only_what_fits),
+      cmocka_unit_test(test_pop_times_out_empty),
+      cmocka_unit_test(test_pop_returns_at_once_when_not_empty),
+      cmocka_unit_test(test_close_wakes_a_waiting_popper),
+      cmocka_unit_test(test_push_wakes_a_waiting_popper),
+      cmocka_unit_test(test_close_drains_then_returns_zero),
+      cmocka_unit_test(test_destroy_frees_leftovers),
+      cmocka_unit_test(test_producer_consumer_threads),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_types.c: unit tests for src/vacquery/vq_types.c: the vacquery data sets,
+ * and that the shipped etc/collectd.d/vacquery_types.db is exactly what
+ * vq_types_format_db() writes (after its three '#' comment lines).
+ */
+#include "vacquery/vq_message.h"
+#include "vacquery/vq_types.h"
+#include "vacquery/vq_name.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "vq_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef VQ_TYPES_DB
+#define VQ_TYPES_DB "etc/collectd.d/vacquery_types.db"
+#endif
+
+/* Returns the whole text of vq_types_format_db() (caller frees). */
+static char *format_all(size_t *len) {
+  size_t need = vq_types_format_db(NULL, 0);
+  char *buf = malloc(need + 1);
+  assert_non_null(buf);
+  assert_int_equal(vq_types_format_db(buf, need + 1), need);
+  assert_int_equal(strlen(buf), need);
+  *len = need;
+  return buf;
+}
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    fail_msg("cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  assert_non_null(buf);
+  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+static void test_shipped_types_db_matches_format_db(void **state) {
+  (void)state;
+  char *file = read_text(VQ_TYPES_DB);
+  /* the header: exactly three '#' lines, then no more comments */
+  const char *p = file;
+  int comments = 0;
+  while (*p == '#') {
+    comments++;
+    const char *nl = strchr(p, '\n');
+    assert_non_null(nl);
+    p = nl + 1;
+  }
+  assert_int_equal(comments, 3);
+  assert_null(strstr(p, "\n#"));
+  size_t len;
+  char *text = format_all(&len);
+  if (strcmp(p, text) != 0) {
+    size_t i = 0;
+    while (p[i] != '\0' && p[i] == text[i])
+      i++;
+    fail_msg("%s differs from vq_types_format_db() at byte %zu:\n"
+             "file:   \"%.60s\"\nformat: \"%.60s\"",
+             VQ_TYPES_DB, i, p + i, text + i);
+  }
+  free(text);
+  free(file);
+}
+
+/* snprintf-style contract: the length needed is returned whatever the
+ * size; the buffer (exactly `size' bytes here) gets a NUL-terminated
+ * prefix of the text and nothing past its end. */
+static void test_format_db_size_probing(void **state) {
+  (void)state;
+  size_t len;
+  char *full = format_all(&len);
+  assert_true(len > 100);
+  assert_int_equal(full[len - 1], '\n');
+
+  /* size 0: nothing is written, the needed length is returned */
+  char canary = 'C';
+  assert_int_equal(vq_types_format_db(&canary, 0), len);
+  assert_int_equal(canary, 'C');
+  assert_int_equal(vq_types_format_db(NULL, 0), len);
+
+  const size_t sizes[] = {1, 2, 10, 17, 100, len - 1, len, len + 1, len + 100};
+  for (size_t i = 0; i < COUNT(sizes); i++) {
+    size_t size = sizes[i];
+    char *buf = malloc(size); /* exactly sized: ASan catches overruns */
+    assert_non_null(buf);
+    memset(buf, 'X', size);
+    size_t got = vq_types_format_db(buf, size);
+    if (got != len)
+      fail_msg("size %zu: returned %zu, expected %zu", size, got, len);
+    size_t kept = size - 1 < len ? size - 1 : len;
+    if (strlen(buf) != kept || memcmp(buf, full, kept) != 0)
+      fail_msg("size %zu: buffer holds %zu bytes, expected a prefix of %zu",
+               size, strlen(buf), kept);
+    free(buf);
+  }
+  /* every possible size, quickly */
+  for (size_t size = 1; size <= len + 1; size++) {
+    char *buf = malloc(size);
+    assert_non_null(buf);
+    size_t kept = size - 1 < len ? size - 1 : len;
+    if (vq_types_format_db(buf, size) != len || memcmp(buf, full, kept) != 0 ||
+        buf[kept] != '\0')
+      fail_msg("size %zu: wrong text or length", size);
+    free(buf);
+  }
+  free(full);
+}
+
+/* One line per type, in id order, each "name<TAB>ds, ds, ..." */
+static void test_format_db_one_line_per_type(void **state) {
+  (void)state;
+  size_t len;
+  char *text = format_all(&len);
+  char *save = NULL, *line = strtok_r(text, "\n", &save);
+  for (int t = 0; t < VQ_TYPE_COUNT; t++) {
+    const vq_type_t *type = vq_type((vq_type_id_t)t);
+    assert_non_null(line);
+    char want[256];
+    snprintf(want, sizeof(want), "%s\t", type->name);
+    if (strncmp(line, want, strlen(want)) != 0)
+      fail_msg("line %d is \"%.40s\", expected type %s", t, line, type->name);
+    /* DS count = commas + 1 */
+    size_t commas = 0;
+    for (const char *c = line; *c; c++)
+      commas += *c == ',';
+    assert_int_equal(commas + 1, type->ds_num);
+    line = strtok_r(NULL, "\n", &save);
+  }
+  assert_null(line);
+  free(text);
+}
+
+/* The DS names are the VacQuery field names (docs/protocol.md section 10):
+ * every DS that is taken from a message field is named like that field. */
+static void test_mapped_ds_names_are_field_names(void **state) {
+  (void)state;
+  size_t mapped = 0;
+  for (int t = 0; t < VQ_TYPE_COUNT; t++) {
+    const vq_type_t *type = vq_type((vq_type_id_t)t);
+    for (size_t i = 0; i < type->ds_num; i++) {
+      const vq_ds_t *ds = &type->ds[i];
+      if (ds->field < 0)
+        continue;
+      assert_true(ds->field < VQ_N_COUNT);
+      if (strcmp(ds->name, vq_num_name((vq_num_id_t)ds->field)) != 0)
+        fail_msg("%s: DS %s takes its value from field %s", type->name,
+                 ds->name, vq_num_name((vq_num_id_t)ds->field));
+      mapped++;
+    }
+  }
+  assert_int_equal(mapped, 20 + 8); /* factory- and machinetype-level */
+  /* every type a status message becomes is fully mapped */
+  for (int mt = 0; mt < VQ_MSG_TYPE_COUNT; mt++) {
+    size_t n;
+    const vq_type_id_t *types = vq_message_types((vq_msg_type_t)mt, &n);
+    for (size_t k = 0; k < n; k++)
+      for (size_t i = 0; i < vq_type(types[k])->ds_num; i++)
+        assert_true(vq_type(types[k])->ds[i].field >= 0);
+  }
+}
+
+/* Which types each message type becomes, in order; every factory- and
+ * machinetype-level type belongs to exactly one message type. */
+static void test_message_types(void **state) {
+  (void)state;
+  static const struct {
+    vq_msg_type_t mt;
+    size_t n;
+    vq_type_id_t types[VQ_MAX_MSG_TYPES];
+  } cases[] = {
+      {VQ_MSG_FACTORY,
+       5,
+       {VQ_TYPE_FACTORY, VQ_TYPE_CAPACITY, VQ_TYPE_MEMORY, VQ_TYPE_DISK,
+        VQ_TYPE_HEARTBEAT}},
+      {VQ_MSG_MACHINETYPE, 3, {VQ_TYPE_MT, VQ_TYPE_MT_LIMITS, VQ_TYPE_MT_INFO}},
+      {VQ_MSG_MACHINE, 0, {0}},
+      {VQ_MSG_TYPE_COUNT, 0, {0}},
+  };
+  for (size_t i = 0; i < COUNT(cases); i++) {
+    size_t n = 99;
+    const vq_type_id_t *t = vq_message_types(cases[i].mt, &n);
+    CHECK_INT("message type", n, cases[i].n);
+    if (cases[i].n == 0)
+      assert_null(t);
+    for (size_t k = 0; k < n; k++)
+      CHECK_INT(vq_type(cases[i].types[k])->name, t[k], cases[i].types[k]);
+  }
+}
+
+/* Bytes write_graphite (collectd 5.12, format_graphite) writes for one DS
+ * of a value list: "<prefix><host>.vacquery.<pi>.<type>[.<ti>].<ds> <value>
+ * <time>\r\n", with every name slot at its 127-byte maximum and the
+ * longest value "%.15g" prints. */
+static size_t graphite_line_max(const vq_type_t *t, size_t ds, int has_ti) {
+  const size_t slot = VQ_NAME_MAX - 1, value = 22, time = 10;
+  size_t len = strlen("vac.") + slot + strlen(".vacquery.") + slot + 1 +
+               strlen(t->name) + 1 + strlen(t->ds[ds].name) + 1 + value + 1 +
+               time + 2;
+  return len + (has_ti ? slot + 1 : 0);
+}
+
+/* write_graphite formats a whole value list into one 1428-byte buffer and
+ * drops the list when it does not fit: every factory- and machinetype-level
+ * type must fit with the longest names collectd allows. */
+static void test_types_fit_write_graphite(void **state) {
+  (void)state;
+  const size_t wg_send_buf_size = 1428;
+  for (int mt = 0; mt < VQ_MSG_TYPE_COUNT; mt++) {
+    size_t n;
+    const vq_type_id_t *types = vq_message_types((vq_msg_type_t)mt, &n);
+    for (size_t k = 0; k < n; k++) {
+      const vq_type_t *t = vq_type(types[k]);
+      size_t total = 0;
+      for (size_t i = 0; i < t->ds_num; i++)
+        total += graphite_line_max(t, i, mt == VQ_MSG_MACHINETYPE);
+      if (total >= wg_send_buf_size)
+        fail_msg("%s: up to %zu bytes in write_graphite, buffer %zu", t->name,
+                 total, wg_send_buf_size);
+    }
+  }
+}
+
+static int valid_name(const char *s) {
+  if (*s == '\0')
+    return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+      return 0;
+  return 1;
+}
+
+static void test_names_unique_and_well_formed(void **state) {
+  (void)state;
+  for (int t = 0; t < VQ_TYPE_COUNT; t++) {
+    const vq_type_t *type = vq_type((vq_type_id_t)t);
+    assert_non_null(type);
+    if (!valid_name(type->name) || strncmp(type->name, "vacquery_", 9) != 0)
+      fail_msg("bad type name %s", type->name);
+    for (int u = t + 1; u < VQ_TYPE_COUNT; u++)
+      assert_string_not_equal(type->name, vq_type((vq_type_id_t)u)->name);
+    assert_true(type->ds_num >= 1 && type->ds_num <= VQ_MAX_DS);
+    for (size_t i = 0; i < type->ds_num; i++) {
+      const vq_ds_t *ds = &type->ds[i];
+      if (!valid_name(ds->name) || strlen(ds->name) >= 64)
+        fail_msg("%s: bad DS name %s", type->name, ds->name);
+      for (size_t j = i + 1; j < type->ds_num; j++)
+        if (strcmp(ds->name, type->ds[j].name) == 0)
+          fail_msg("%s: DS name %s used twice", type->name, ds->name);
+      /* counters are DERIVE from 0, gauges non-negative too */
+      assert_true(ds->kind == VQ_DS_GAUGE || ds->kind == VQ_DS_DERIVE);
+      assert_true(ds->min == 0);
+      assert_true(isnan(ds->max));
+    }
+  }
+  assert_null(vq_type(VQ_TYPE_COUNT));
+}
+
+/* The kinds the plugin relies on. */
+static void test_type_kinds(void **state) {
+  (void)state;
+  static const struct {
+    vq_type_id_t id;
+    const char *name;
+    vq_ds_kind_t kind;
+  } cases[] = {
+      {VQ_TYPE_FACTORY, "vacquery_factory", VQ_DS_GAUGE},
+      {VQ_TYPE_CAPACITY, "vacquery_capacity", VQ_DS_GAUGE},
+      {VQ_TYPE_MEMORY, "vacquery_memory", VQ_DS_GAUGE},
+      {VQ_TYPE_DISK, "vacquery_disk", VQ_DS_GAUGE},
+      {VQ_TYPE_HEARTBEAT, "vacquery_heartbeat", VQ_DS_GAUGE},
+      {VQ_TYPE_MT, "vacquery_mt", VQ_DS_GAUGE},
+      {VQ_TYPE_MT_LIMITS, "vacquery_mt_limits", VQ_DS_GAUGE},
+      {VQ_TYPE_MT_INFO, "vacquery_mt_info", VQ_DS_GAUGE},
+      {VQ_TYPE_FINISHED, "vacquery_finished", VQ_DS_DERIVE},
+      {VQ_TYPE_SITE, "vacquery_site", VQ_DS_GAUGE},
+      {VQ_TYPE_STATS, "vacquery_stats", VQ_DS_DERIVE},
+      {VQ_TYPE_ACCEPTED, "vacquery_accepted", VQ_DS_DERIVE},
+      {VQ_TYPE_REJECTED, "vacquery_rejected", VQ_DS_DERIVE},
+      {VQ_TYPE_QUEUE, "vacquery_queue", VQ_DS_GAUGE},
+  };
+  for (size_t i = 0; i < COUNT(cases); i++) {
+    const vq_type_t *t = vq_type(cases[i].id);
+    assert_string_equal(t->name, cases[i].name);
+    for (size_t k = 0; k < t->ds_num; k++)
+      if (t->ds[k].kind != cases[i].kind)
+        fail_msg("%s: DS %s has the wrong kind", t->name, t->ds[k].name);
+  }
+  const vq_type_t *fin = vq_type(VQ_TYPE_FINISHED);
+  static const char *const fin_ds[] = {"machines", "cpu_seconds",
+                                       "wall_seconds", "hs06_seconds"};
+  assert_int_equal(fin->ds_num, COUNT(fin_ds));
+  for (size_t i = 0; i < COUNT(fin_ds); i++)
+    assert_string_equal(fin->ds[i].name, fin_ds[i]);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_shipped_types_db_matches_format_db),
+      cmocka_unit_test(test_format_db_size_probing),
+      cmocka_unit_test(test_format_db_one_line_per_type),
+      cmocka_unit_test(test_mapped_ds_names_are_field_names),
+      cmocka_unit_test(test_names_unique_and_well_formed),
+      cmocka_unit_test(test_message_types),
+      cmocka_unit_test(test_types_fit_write_graphite),
+      cmocka_unit_test(test_type_kinds),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

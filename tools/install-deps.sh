@@ -12,6 +12,7 @@ pkgs=(
   libcurl4-openssl-dev                                   # write_elasticsearch
   libganglia1-dev libtirpc-dev ganglia-monitor gmetad rrdtool  # write_gmond, its e2e daemons
   graphite-carbon graphite-web python3-django            # carbon-cache + graphite-web
+  rpm rpm2cpio rpmlint cpio bison flex bzip2 xz-utils    # EL9 spec, collectd source tree (rpm_test.sh)
 )
 missing=()
 for p in "${pkgs[@]}"; do

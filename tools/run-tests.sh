@@ -7,7 +7,8 @@
 #   2. the unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the unit tests under valgrind (memcheck, leaks are errors),
 #   4. the libFuzzer target on the parser for FUZZ_SECONDS (default 60),
-#   5. `make distcheck` (skip with DISTCHECK=no).
+#   5. `make distcheck` (skip with DISTCHECK=no),
+#   6. the EL9 build path and RPM spec, tests/pkg/rpm_test.sh (skip with RPM=no).
 # Builds go to _build*/ beside the sources; the source tree stays clean.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,6 +85,11 @@ step "unit tests under valgrind" valgrind_units
 step "fuzz the parser (${FUZZ_SECONDS:-60} s)" fuzz
 if [ "${DISTCHECK:-yes}" != no ]; then
   step "make distcheck" distcheck
+fi
+# The EL9 path: --with-collectd-src against collectd 5.12.0's source (from
+# Debian's source archive), the spec, rpmbuild (skip with RPM=no).
+if [ "${RPM:-yes}" != no ]; then
+  step "EL9: --with-collectd-src, spec, rpmbuild" tests/pkg/rpm_test.sh
 fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

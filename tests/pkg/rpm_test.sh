@@ -202,6 +202,7 @@ el9=(--define "dist .el9" --define "_prefix /usr" --define "_exec_prefix /usr"
   --define "_sysconfdir /etc" --define "_datadir /usr/share" --define "_localstatedir /var"
   --define "_sharedstatedir /var/lib" --define "_mandir /usr/share/man"
   --define "_docdir /usr/share/doc" --define "_defaultdocdir /usr/share/doc"
+  --define "_pkgdocdir %{_docdir}/%{name}" \
   --define "_defaultlicensedir /usr/share/licenses" --define "_rundir /run")
 rpmspec -P "${el9[@]}" "$spec" >"$tmp/spec.parsed" 2>&1
 check "rpmspec -P parses the spec" $? "$(tail -3 "$tmp/spec.parsed")"
@@ -230,7 +231,7 @@ es="$rb/RPMS/$arch/collectd-vacmon-elasticsearch-$version-$rel.$arch.rpm"
 gm="$rb/RPMS/$arch/collectd-vacmon-gmond-$version-$rel.$arch.rpm"
 for r in "$main" "$es" "$gm" "$rb/SRPMS/collectd-vacmon-$version-$rel.src.rpm"; do
   [ -f "$r" ]
-  check "built $(basename "$r")" $?
+  check "built ${r##*/}" $?
 done
 [ -f "$main" ] && [ -f "$es" ] && [ -f "$gm" ] || finish
 
@@ -258,7 +259,9 @@ has "$gm" /usr/lib64/collectd/write_gmond.so /usr/share/doc/collectd-vacmon/exam
 check "-gmond: write_gmond.so, example, ganglia-web reports, man page" $?
 
 all=$(for r in "$main" "$es" "$gm"; do files "$r"; done)
-bad_paths=$(echo "$all" | grep -E '^/usr/local|^/usr/lib/|^/etc/collectd/|\.la$|^/usr/com')
+# (/usr/lib/.build-id/: rpm's links to the ELF files, as on EL9.)
+bad_paths=$(echo "$all" | grep -v '^/usr/lib/\.build-id' |
+  grep -E '^/usr/local|^/usr/lib/|^/etc/collectd/|\.la$|^/usr/com')
 [ -z "$bad_paths" ]
 check "no Debian or /usr/local path, no .la file" $? "$bad_paths"
 etcf=$(echo "$all" | grep '^/etc/')
@@ -283,7 +286,7 @@ check "main Requires: collectd$isa" $? "$(req "$main" | tr '\n' ' ')"
 for r in "$es" "$gm"; do
   req "$r" | grep -q -x -F "collectd$isa" &&
     req "$r" | grep -q -x -F "collectd-vacmon$isa = $version-$rel"
-  check "$(basename "$r"): Requires collectd$isa and collectd-vacmon$isa = $version-$rel" $? \
+  check "${r##*/}: Requires collectd$isa and collectd-vacmon$isa = $version-$rel" $? \
     "$(req "$r" | tr '\n' ' ')"
 done
 

@@ -323,8 +323,8 @@ check "collectd -T: Include \"/etc/collectd.d\" without Filter, the RPMs' vacque
   "$(head -5 "$tmp/el9.log")"
 
 # Filtered: the errors that only Debian's rpmlint defaults raise
-# (pkg/rpm/collectd-vacmon.rpmlintrc says which and why).
-rpmlint -r "$top/pkg/rpm/collectd-vacmon.rpmlintrc" "$main" "$es" "$gm" >"$tmp/rpmlint-rpms.log" 2>&1
+# (tests/pkg/debian.rpmlintrc says which and why).
+rpmlint -r "$top/tests/pkg/debian.rpmlintrc" "$main" "$es" "$gm" >"$tmp/rpmlint-rpms.log" 2>&1
 grep -E ' (W|E): ' "$tmp/rpmlint-rpms.log" | sed 's/^/  rpmlint: /'
 grep -q ' 0 errors' "$tmp/rpmlint-rpms.log"
 check "rpmlint on the RPMs: 0 errors" $? "$(tail -1 "$tmp/rpmlint-rpms.log")"

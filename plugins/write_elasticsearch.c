@@ -30,12 +30,13 @@
  *   </Node>
  * </Plugin>
  *
- * Write and notification callbacks render a document (src/elasticsearch/es_doc.c) and
- * append it to the node's queue under the node's lock. One thread per node
- * sends batches (src/elasticsearch/es_bulk.c), backs off (src/elasticsearch/es_retry.c), and while the
- * cluster does not answer, or the queue passes 4 x BatchSize, moves
- * documents to the on-disk spool (src/elasticsearch/es_spool.c), which it replays, in
- * order, before newer documents once the cluster answers again.
+ * Write and notification callbacks render a document
+ * (src/elasticsearch/es_doc.c) and append it to the node's queue under the
+ * node's lock. One thread per node sends batches (src/elasticsearch/es_bulk.c),
+ * backs off (src/elasticsearch/es_retry.c), and while the cluster does not
+ * answer, or the queue passes 4 x BatchSize, moves documents to the on-disk
+ * spool (src/elasticsearch/es_spool.c), which it replays, in order, before
+ * newer documents once the cluster answers again.
  */
 
 #include "collectd/core/daemon/collectd.h"

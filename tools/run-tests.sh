@@ -7,8 +7,10 @@
 #   2. the unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the unit tests under valgrind (memcheck, leaks are errors),
 #   4. the libFuzzer target on the parser for FUZZ_SECONDS (default 60),
-#   5. `make distcheck` (skip with DISTCHECK=no),
-#   6. the EL9 build path and RPM spec, tests/pkg/rpm_test.sh (skip with RPM=no).
+#   5. `make distcheck` (skip with DISTCHECK=no).
+#   6. tests/pkg/deb_test.sh: the Debian packages built, installed, run
+#      with the stock collectd.conf, purged (skip with DEB=no).
+#   7. the EL9 build path and RPM spec, tests/pkg/rpm_test.sh (skip with RPM=no).
 # Builds go to _build*/ beside the sources; the source tree stays clean.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,9 +20,10 @@ cd "$top"
 passed=0 failed=0
 step() { # step NAME COMMAND...: runs one step and counts it
   local name=$1; shift
+  local t0=$SECONDS
   echo "=== $name"
-  if "$@"; then passed=$((passed + 1)); echo "=== $name: ok"
-  else failed=$((failed + 1)); echo "=== $name: FAILED"; fi
+  if "$@"; then passed=$((passed + 1)); echo "=== $name: ok ($((SECONDS - t0)) s)"
+  else failed=$((failed + 1)); echo "=== $name: FAILED ($((SECONDS - t0)) s)"; fi
 }
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -55,7 +58,11 @@ fuzz() {
 }
 
 distcheck() {
-  make -C _build distcheck >_build/distcheck.out 2>&1 || { tail -60 _build/distcheck.out; return 1; }
+  # The tarball builds, installs, uninstalls and passes the unit tests and
+  # the package checks; the end-to-end tests ran in the step above, from the
+  # same sources (TESTS on the command line reaches distcheck's make check).
+  local quick="$unit_tests tests/pkg/layering_test.sh tests/pkg/install_test.sh tests/pkg/man_test.sh"
+  make -C _build distcheck TESTS="$quick" >_build/distcheck.out 2>&1 || { tail -60 _build/distcheck.out; return 1; }
   grep -E 'archives ready|distributions? ready' -A2 _build/distcheck.out | head -3
 }
 
@@ -85,6 +92,10 @@ step "unit tests under valgrind" valgrind_units
 step "fuzz the parser (${FUZZ_SECONDS:-60} s)" fuzz
 if [ "${DISTCHECK:-yes}" != no ]; then
   step "make distcheck" distcheck
+fi
+# Build the .debs, install them, stock collectd.conf, purge (root; skip with DEB=no).
+if [ "${DEB:-yes}" != no ]; then
+  step "debian packages (build, install, stock collectd, purge)" tests/pkg/deb_test.sh
 fi
 # The EL9 path: --with-collectd-src against collectd 5.12.0's source (from
 # Debian's source archive), the spec, rpmbuild (skip with RPM=no).

@@ -4,46 +4,13 @@
  */
 #include "gm_metric.h"
 
+#include "common/cm_key.h"
 #include "common/cm_name.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Units by DS name: exact names first, then suffixes ("*_kb"). */
-typedef struct {
-  const char *pattern; /* a leading '*' matches any prefix */
-  const char *units;
-  int integral;
-} gm_unit_rule_t;
-
-static const gm_unit_rule_t gm_unit_rules[] = {
-    {"running_processors", "processors", 1},
-    {"max_processors", "processors", 1},
-    {"running_machines", "machines", 1},
-    {"max_machines", "machines", 1},
-    {"num_before_fizzle", "machines", 1},
-    {"machines", "machines", 1},
-    {"running_hs06", "HS06", 0},
-    {"max_hs06", "HS06", 0},
-    {"load_average", "load", 0},
-    {"max_wallclock_seconds", "s", 1},
-    {"bytes_per_processor", "bytes", 1},
-    {"num_machinetypes", "machinetypes", 1},
-    {"factories", "factories", 1},
-    {"stale_factories", "factories", 1},
-    {"hs06_seconds", "HS06 s", 1},
-    {"received", "datagrams", 1},
-    {"accepted", "datagrams", 1},
-    {"rejected", "datagrams", 1},
-    {"kernel_drops", "datagrams", 1},
-    {"queue_drops", "datagrams", 1},
-    {"length", "datagrams", 1},
-    {"*_kb", "KiB", 0},
-    {"*_inodes", "inodes", 0},
-    {"*_seconds", "s", 1},
-    {"*_time", "s", 1},
-};
 
 /* Returns 1 when name matches rule pattern p (exact, or "*suffix"). */
 static int gm_pattern_match(const char *p, const char *name) {
@@ -53,16 +20,47 @@ static int gm_pattern_match(const char *p, const char *name) {
   return nl > pl && strcmp(name + nl - pl, p + 1) == 0;
 }
 
-const char *gm_metric_units(const char *ds_name, int *integral) {
-  for (size_t i = 0; i < sizeof(gm_unit_rules) / sizeof(gm_unit_rules[0]);
-       i++) {
-    if (gm_pattern_match(gm_unit_rules[i].pattern, ds_name)) {
-      *integral = gm_unit_rules[i].integral;
-      return gm_unit_rules[i].units;
+const char *gm_metric_units(const gm_units_t *u, const char *ds_name,
+                            int *integral) {
+  for (size_t i = 0; u != NULL && i < u->num; i++) {
+    if (gm_pattern_match(u->rules[i].pattern, ds_name)) {
+      *integral = u->rules[i].integral;
+      return u->rules[i].units;
     }
   }
   *integral = 0;
   return "";
+}
+
+int gm_units_add(gm_units_t *u, const char *pattern, const char *units,
+                 int integral) {
+  if (pattern == NULL || pattern[0] == '\0' || units == NULL)
+    return -1;
+  size_t cap = u->num; /* the table is exactly full */
+  if (cm_vec_reserve((void **)&u->rules, &cap, u->num + 1, sizeof(*u->rules)) !=
+      0)
+    return -1;
+  gm_unit_rule_t *r = &u->rules[u->num];
+  r->pattern = strdup(pattern);
+  r->units = strdup(units);
+  r->integral = integral != 0;
+  if (r->pattern == NULL || r->units == NULL) {
+    free(r->pattern);
+    free(r->units);
+    return -1;
+  }
+  u->num++;
+  return 0;
+}
+
+void gm_units_free(gm_units_t *u) {
+  for (size_t i = 0; i < u->num; i++) {
+    free(u->rules[i].pattern);
+    free(u->rules[i].units);
+  }
+  free(u->rules);
+  u->rules = NULL;
+  u->num = 0;
 }
 
 int gm_name_clean(char *dst, size_t size, const char *src) {
@@ -126,25 +124,30 @@ static gm_status_t gm_format(gm_ds_kind_t k, const gm_value_t *v, int integral,
   return GM_OK;
 }
 
+/* Returns s, or "" for NULL. */
+static const char *gm_or_empty(const char *s) {
+  return s != NULL ? s : "";
+}
+
 gm_status_t gm_metric_map(const gm_vl_t *vl, const gm_ds_t *ds,
                           const gm_value_t *v, unsigned dmax,
-                          gm_metric_t *out) {
+                          const gm_units_t *units, gm_metric_t *out) {
   if (vl->host == NULL || vl->host[0] == '\0' || vl->type == NULL ||
       vl->type[0] == '\0' || ds->name == NULL || ds->name[0] == '\0' ||
       vl->plugin == NULL)
     return GM_BAD_INPUT;
-  int vacquery = strcmp(vl->plugin, GM_VACQUERY_PLUGIN) == 0;
-  const char *pi = vl->plugin_instance ? vl->plugin_instance : "";
-  const char *host = vacquery && pi[0] != '\0' ? pi : vl->host;
-  if (gm_name_clean(out->host, sizeof(out->host), host) < 0)
+  const char *gh = gm_or_empty(vl->ganglia_host);
+  if (gm_name_clean(out->host, sizeof(out->host), gh[0] ? gh : vl->host) < 0)
     return GM_TOO_LONG;
-  const char *parts[5] = {vl->plugin, pi, vl->type, vl->type_instance,
-                          ds->name};
-  const char *const *from = vacquery ? parts + 2 : parts;
-  if (gm_join(out->name, sizeof(out->name), from, vacquery ? 3 : 5) < 0)
+  const char *parts[6] = {gm_or_empty(vl->name_prefix),     vl->plugin,
+                          gm_or_empty(vl->plugin_instance), vl->type,
+                          gm_or_empty(vl->type_instance),   ds->name};
+  if (vl->short_name) /* the prefix, then from the type on */
+    parts[1] = parts[2] = "";
+  if (gm_join(out->name, sizeof(out->name), parts, 6) < 0)
     return GM_TOO_LONG;
   int integral;
-  out->units = gm_metric_units(ds->name, &integral);
+  out->units = gm_metric_units(units, ds->name, &integral);
   gm_status_t st = gm_format(ds->kind, v, integral, out);
   if (st != GM_OK)
     return st;
@@ -166,9 +169,4 @@ const char *gm_status_name(gm_status_t s) {
     return "bad_input";
   }
   return "unknown";
-}
-
-const char *gm_slope_name(gm_slope_t s) {
-  static const char *const names[] = {"zero", "positive", "negative", "both"};
-  return (unsigned)s < 4 ? names[s] : "unspecified";
 }

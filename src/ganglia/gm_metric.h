@@ -3,12 +3,14 @@
  * gm_metric.h: a collectd value (plain structs, no collectd types) to the
  * parameters of one Ganglia gmetric.
  *
- * Naming: for the vacquery plugin the Ganglia host is the factory
- * (plugin instance "<space>.<factory>"; the value list's host, the site,
- * when the plugin instance is empty) and the metric is
- * "<type>[.<type_instance>].<ds>". Any other plugin keeps its host and
- * gets "<plugin>[.<plugin_instance>].<type>[.<type_instance>].<ds>".
- * Every byte outside [A-Za-z0-9_.-] becomes '_' (Ganglia rejects '"').
+ * Naming: the Ganglia host is the value list's ganglia_host when the
+ * caller sets one (write_gmond: a factory's own name), else its host. The
+ * metric is "[<prefix>.]<type>[.<type_instance>].<ds>" for a short name
+ * (the host already says what the values are about), else
+ * "[<prefix>.]<plugin>[.<plugin_instance>].<type>[.<type_instance>].<ds>".
+ * Units come from a table the caller configures (gm_units_t), matched on
+ * the DS name. Every byte outside [A-Za-z0-9_.-] becomes '_' (Ganglia
+ * rejects '"').
  */
 #ifndef GM_METRIC_H
 #define GM_METRIC_H
@@ -21,8 +23,6 @@
 #define GM_NAME_MAX 256
 /* Size of a formatted value. */
 #define GM_VALUE_MAX 48
-/* The plugin whose values describe factories. */
-#define GM_VACQUERY_PLUGIN "vacquery"
 
 /* Same numbering as libganglia's enum ganglia_slope. */
 typedef enum {
@@ -48,11 +48,32 @@ typedef union {
   uint64_t absolute;
 } gm_value_t;
 
-/* The identifier of a value list and its interval in seconds. */
+/* The identifier of a value list and its interval in seconds, and how the
+ * caller wants it named in Ganglia (see the naming rules above). */
 typedef struct {
   const char *host, *plugin, *plugin_instance, *type, *type_instance;
   double interval;
+  const char *ganglia_host; /* NULL or "": the host */
+  const char *name_prefix;  /* NULL or "": none */
+  int short_name;           /* 1: no plugin and plugin instance in the name */
 } gm_vl_t;
+
+/* One units rule: a DS name pattern (exact, or "*suffix"), its Ganglia
+ * units, and whether the quantity counts whole things (sent as uint32). */
+typedef struct {
+  char *pattern;
+  char *units;
+  int integral;
+} gm_unit_rule_t;
+
+/* The units table, first match wins. Start with GM_UNITS_INIT. */
+typedef struct {
+  gm_unit_rule_t *rules;
+  size_t num;
+} gm_units_t;
+
+#define GM_UNITS_INIT                                                          \
+  { NULL, 0 }
 
 /* One data source of the value list's type. */
 typedef struct {
@@ -74,36 +95,43 @@ typedef struct {
   char name[GM_NAME_MAX];   /* the metric name */
   char value[GM_VALUE_MAX]; /* formatted for type */
   const char *type;         /* "uint32", "float" or "double" (static) */
-  const char *units;        /* static */
+  const char *units;        /* owned by the units table, or static "" */
   gm_slope_t slope;
   unsigned tmax, dmax;
 } gm_metric_t;
 
-/*
- * Fills out with the gmetric for value v of data source ds of value list
- * vl: names as above, the Ganglia type and units chosen by DS name (see
- * gm_metric_units), slope "both" for gauges and "positive" for counters
- * (DERIVE/COUNTER values are sent as uint32 modulo 2^32, as an RRD COUNTER
- * expects), tmax = the interval rounded up (at least 1), dmax as given.
- * Returns GM_OK, or a reason why nothing should be sent (out is then
- * unspecified). No allocation.
- */
-gm_status_t gm_metric_map(const gm_vl_t *vl, const gm_ds_t *ds,
-                          const gm_value_t *v, unsigned dmax, gm_metric_t *out);
+/* Appends a rule (strings copied) to u. Returns 0, or -1 when out of
+ * memory or pattern or units is NULL or pattern is empty. */
+int gm_units_add(gm_units_t *u, const char *pattern, const char *units,
+                 int integral);
+
+/* Frees every rule; u is empty and usable again. */
+void gm_units_free(gm_units_t *u);
 
 /*
- * Returns the Ganglia units for a DS name ("processors", "machines",
- * "HS06", "load", "KiB", "inodes", "s", "bytes", ...; "" when unknown) and
- * stores in *integral whether the quantity is a whole number (sent as
- * uint32 when in range). Returned strings are static.
+ * Fills out with the gmetric for value v of data source ds of value list
+ * vl: names as above, the Ganglia type and units chosen by DS name from
+ * units (see gm_metric_units; NULL: no units), slope "both" for gauges and
+ * "positive" for counters (DERIVE/COUNTER values are sent as uint32 modulo
+ * 2^32, as an RRD COUNTER expects), tmax = the interval rounded up (at least
+ * 1), dmax as given. Returns GM_OK, or a reason why nothing should be sent (out
+ * is then unspecified). No allocation.
  */
-const char *gm_metric_units(const char *ds_name, int *integral);
+gm_status_t gm_metric_map(const gm_vl_t *vl, const gm_ds_t *ds,
+                          const gm_value_t *v, unsigned dmax,
+                          const gm_units_t *units, gm_metric_t *out);
+
+/*
+ * Returns the units of the first rule of u (NULL: none) whose pattern
+ * matches ds_name, or "" when none does, and stores in *integral whether
+ * the quantity is a whole number (sent as uint32 when in range). The
+ * string is owned by u.
+ */
+const char *gm_metric_units(const gm_units_t *u, const char *ds_name,
+                            int *integral);
 
 /* Returns the name of a gm_status_t (static), for log lines. */
 const char *gm_status_name(gm_status_t s);
-
-/* Returns the libganglia name of a slope ("zero", "positive", ...). */
-const char *gm_slope_name(gm_slope_t s);
 
 /*
  * Writes the Ganglia-safe form of src into dst (size bytes): every byte

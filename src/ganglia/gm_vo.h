@@ -52,7 +52,4 @@ int gm_vo_update(gm_vo_t *t, const char *site, size_t route,
 long gm_vo_totals(const gm_vo_t *t, double now, double timeout,
                   void (*fn)(const gm_vo_total_t *, void *), void *arg);
 
-/* Returns the number of (site, factory, machinetype) entries. */
-size_t gm_vo_count(const gm_vo_t *t);
-
 #endif

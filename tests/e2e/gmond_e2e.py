@@ -10,7 +10,9 @@ Real daemons from Debian on loopback, temp configs, free ports:
     Host/Port of gmond A, site 2 goes to gmond B through a GmondConf file;
   * tools/vacquery-send with a known fleet of 2 sites.
 
-Checks: every factory is a spoofed HOST of its own site's cluster with the
+Checks: every factory is a spoofed HOST, under its own name, of its own
+site's cluster (at the address its datagrams come from, or a synthetic one
+when another host holds that address), with the
 sums of its values matching vacquery-send's summary, TYPE/UNITS/GROUP on
 every metric, hosts kept up by heartbeats, RRDs written by gmetad; a gmond
 restart mid-run leaves every metric with its metadata; send failures are
@@ -53,7 +55,14 @@ FLEET = ["--fleet", "--sites", "2", "--spaces", "2", "--factories", "2",
 FACTORIES_PER_SPACE = 2
 COLLECTOR = "gmond-e2e"  # collectd Hostname (the receiver's own counters)
 SPOOF_NET = ipaddress.ip_network("198.18.0.0/15")
+SENDER = "127.0.0.1"        # vacquery-send's source address
+HYPERVISOR_IP = "127.0.0.5"  # the "hypervisor" running its own gmond
+HYPERVISOR = "vac101.hv.example.ac.uk"
 METADATA_INTERVAL = 4
+
+# The units table of the shipped example drop-in, as a site enables it.
+with open(os.path.join(TOP_SRCDIR, "etc", "collectd.d", "write_gmond.conf")) as _f:
+    UNITS = "\n".join("  " + l.strip() for l in _f if l.strip().startswith("Units "))
 
 CK = Checks()
 PROCS = e2e.PROCS  # e2e.stop_all() stops them
@@ -107,6 +116,40 @@ udp_recv_channel {{
 tcp_accept_channel {{
   bind = 127.0.0.1
   port = {tcp}
+}}
+"""
+
+
+HYPERVISOR_CONF = """/* written by tests/e2e/gmond_e2e.py: a hypervisor's own gmond */
+globals {{
+  daemonize = no
+  setuid = no
+  mute = no
+  deaf = yes
+  override_hostname = "{name}"
+  override_ip = "{ip}"
+  send_metadata_interval = 2
+  host_dmax = 3600
+}}
+cluster {{
+  name = "{cluster}"
+}}
+udp_send_channel {{
+  host = 127.0.0.1
+  port = {port}
+}}
+modules {{
+  module {{
+    name = "cpu_module"
+    path = "{modcpu}"
+  }}
+}}
+collection_group {{
+  collect_every = 2
+  time_threshold = 4
+  metric {{
+    name = "cpu_num"
+  }}
 }}
 """
 
@@ -258,12 +301,12 @@ def read_summary(path):
     return s
 
 
-def mt_sum(hosts, vo, ds, prefix=""):
-    """Sum over factory hosts (name starting with prefix) of every
+def mt_sum(hosts, vo, ds, only=None):
+    """Sum over factory hosts (those named in only, or all) of every
     vacquery_mt.<vo>.<machinetype>.<ds> metric."""
     total = 0.0
     for name, h in hosts.items():
-        if not name.startswith(prefix):
+        if only is not None and name not in only:
             continue
         for m, d in h["metrics"].items():
             p = m.split(".")
@@ -292,7 +335,8 @@ class GmondE2E:
   DMax 3600
   HeartbeatInterval 1
   MetadataInterval {METADATA_INTERVAL}
-  HostTimeout 120''')
+  HostTimeout 120
+{UNITS}''')
         self.summary_path = os.path.join(tmp, "summary.txt")
 
     def setup(self):
@@ -305,6 +349,15 @@ class GmondE2E:
                  self.collectd.alive() and "write_gmond plugin: default: sending to Host 127.0.0.1"
                  in log_text and "sending to the udp_send_channels of " + self.site2_conf
                  in log_text, log_text[-3000:])
+
+    def factory_spaces(self, site):
+        """{sanitised factory: sanitised space} from the csv plugin's tree
+        (csv/<site>/vacquery-<space>.<factory>/): what collectd received."""
+        out = {}
+        for d in glob.glob(os.path.join(self.collectd.dir, "csv", sanitise(site), "vacquery-*.*")):
+            space, factory = os.path.basename(d)[len("vacquery-"):].split(".", 1)
+            out[factory] = space
+        return out
 
     def expected_spaces(self, site):
         return sorted(sp for (s, sp) in self.summary["space"] if s == site)
@@ -337,9 +390,15 @@ class GmondE2E:
                      <= set(g.hosts().get(sanitise(site), {}).get("metrics", {})), 10, 0.2)
             hosts = g.hosts()
             factory_hosts = {h for h in hosts if "." in h}
+            space_of = self.factory_spaces(site)
+            CK.check("%s: every factory HOST is named by the factory's own name (its "
+                     "FQDN, dots kept)" % site,
+                     factory_hosts and all(sanitise(h) in space_of for h in factory_hosts)
+                     and all(h.count(".") >= 2 for h in factory_hosts),
+                     (sorted(factory_hosts), sorted(space_of)))
             for sp in spaces:
-                prefix = sanitise(sp) + "."
-                mine = sorted(h for h in factory_hosts if h.startswith(prefix))
+                mine = sorted(h for h in factory_hosts if space_of.get(sanitise(h)) == sanitise(sp))
+                prefix = tuple(mine)
                 CK.check("%s space %s: %d factories are HOSTs of cluster %s"
                          % (site, sp, FACTORIES_PER_SPACE, site),
                          len(mine) == FACTORIES_PER_SPACE, sorted(hosts))
@@ -384,8 +443,10 @@ class GmondE2E:
         ips = collections.Counter()
         for name, h in hosts.items():
             ips[h["ip"]] += 1
-            if ipaddress.ip_address(h["ip"]) not in SPOOF_NET:
-                problems.append("%s: IP %s outside %s" % (name, h["ip"], SPOOF_NET))
+            if ipaddress.ip_address(h["ip"]) not in SPOOF_NET and h["ip"] not in (
+                    SENDER, HYPERVISOR_IP):
+                problems.append("%s: IP %s neither a sender's nor in %s"
+                                % (name, h["ip"], SPOOF_NET))
             for m, d in h["metrics"].items():
                 if d["extra"].get("GROUP") != "vacquery":
                     problems.append("%s %s: GROUP %s" % (name, m, d["extra"].get("GROUP")))
@@ -394,7 +455,8 @@ class GmondE2E:
                 if not d.get("TYPE") or "UNITS" not in d:
                     problems.append("%s %s: no TYPE/UNITS" % (name, m))
         CK.check("%s: every metric has TYPE, UNITS, GROUP vacquery and SPOOF_HOST ip:host; "
-                 "IPs in %s" % (site, SPOOF_NET), not problems and hosts, problems[:5])
+                 "IPs the sender's or in %s" % (site, SPOOF_NET), not problems and hosts,
+                 problems[:5])
         CK.check("%s: every host has its own IP" % site,
                  all(n == 1 for n in ips.values()), ips.most_common(3))
         want = {"vacquery_factory.running_processors": ("uint32", "processors", "both"),
@@ -403,11 +465,13 @@ class GmondE2E:
                 "vacquery_memory.mem_total_kb": ("double", "KiB", "both"),
                 "vacquery_capacity.max_hs06": ("float", "HS06", "both"),
                 "vacquery_capacity.boot_time": ("uint32", "s", "both")}
-        fhost = next((h for n, h in sorted(hosts.items()) if "." in n), None)
+        fhost = next((h for n, h in sorted(hosts.items()) if "." in n and n != HYPERVISOR),
+                     None)
         got = {m: (fhost["metrics"][m]["TYPE"], fhost["metrics"][m]["UNITS"],
                    fhost["metrics"][m]["SLOPE"])
                for m in want if fhost and m in fhost["metrics"]}
-        CK.check("%s: Ganglia type, units and slope per DS" % site, got == want, got)
+        CK.check("%s: Ganglia type, units and slope per DS" % site, got == want,
+                 (got, sorted(hosts)[:8]))
         fin = [d for h in hosts.values() for m, d in h["metrics"].items()
                if m.startswith("vacquery_finished.") and m.endswith(".machines")]
         if finished:
@@ -551,6 +615,50 @@ class GmondE2E:
                  fails is not None and fails > 0 and fails_b == 0 and sent_b and sent_b > 0)
         stop_proc(sender)
 
+    def hypervisor(self):
+        """A factory whose machine runs its own gmond: the factory's values
+        land on the host that gmond reports (same name, same address)."""
+        conf = os.path.join(self.tmp, "hypervisor-gmond.conf")
+        a = self.gmond[0]
+        with open(conf, "w") as f:
+            modcpu = (glob.glob("/usr/lib/*/ganglia/modcpu.so")
+                      + glob.glob("/usr/lib*/ganglia/modcpu.so") + ["modcpu.so"])[0]
+            f.write(HYPERVISOR_CONF.format(name=HYPERVISOR, ip=HYPERVISOR_IP, modcpu=modcpu,
+                                           cluster=a.cluster, port=a.udp))
+        hv = popen([GMOND, "-f", "-c", conf], conf + ".log")
+        own = wait_for(lambda: "cpu_num" in a.hosts().get(HYPERVISOR, {}).get("metrics", {}),
+                       15, 0.2)
+        CK.check("the hypervisor's own gmond reports host %s (%s) with cpu_num"
+                 % (HYPERVISOR, HYPERVISOR_IP), own, read_text(conf + ".log")[-800:])
+        with open(os.path.join(TOP_SRCDIR, "tests", "fixtures", "examples",
+                               "factory_status-vac-man.json")) as f:
+            msg = json.load(f)
+        msg["factory"] = HYPERVISOR
+        msg["time_sent"] = int(time.time())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sk:
+            sk.bind((HYPERVISOR_IP, 0))  # the factory's datagrams come from it
+            for _ in range(3):
+                sk.sendto(json.dumps(msg).encode(), ("127.0.0.1", self.collectd.port))
+                time.sleep(0.3)
+
+        def joined():
+            h = a.hosts().get(HYPERVISOR, {})
+            ms = set(h.get("metrics", {}))
+            return (h.get("ip") == HYPERVISOR_IP and "cpu_num" in ms
+                    and "vacquery_factory.running_processors" in ms), (h.get("ip"), sorted(ms)[:6])
+        CK.eventually("the factory's metrics join host %s: IP %s, the hypervisor's "
+                      "cpu_num beside vacquery_factory.running_processors"
+                      % (HYPERVISOR, HYPERVISOR_IP), joined, 15)
+        names = [h.get("NAME") for h in (a.xml_or_none() or ET.Element("x")).iter("HOST")]
+        CK.check("gmond's XML holds host %s once" % HYPERVISOR,
+                 names.count(HYPERVISOR) == 1, names.count(HYPERVISOR))
+        spoofs = {d["extra"].get("SPOOF_HOST") for m, d in
+                  a.hosts().get(HYPERVISOR, {}).get("metrics", {}).items()
+                  if m.startswith("vacquery_")}
+        CK.check("its vacquery metrics are spoofed as %s:%s" % (HYPERVISOR_IP, HYPERVISOR),
+                 spoofs == {"%s:%s" % (HYPERVISOR_IP, HYPERVISOR)}, spoofs)
+        stop_proc(hv)
+
     def bad_configs(self):
         broken = os.path.join(self.tmp, "broken-gmond.conf")
         with open(broken, "w") as f:
@@ -618,7 +726,7 @@ def main():
         t.gmetad_start()
         return [("fleet", t.fleet), ("heartbeat", t.heartbeat),
                 ("gmetad", t.gmetad_check), ("ganglia-web", t.ganglia_web_files),
-                ("restart", t.restart),
+                ("hypervisor", t.hypervisor), ("restart", t.restart),
                 ("bad configs", t.bad_configs), ("config errors", t.config_errors),
                 ("final", t.final)]
     return e2e.run_sections("gmond_e2e.py", 180, "vq-gmond-e2e-", start, CK,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_es_bulk.c: unit tests for src/elasticsearch/es_bulk.c: bulk bodies, whole-request
- * and per-item decisions, response parsing (malformed and partial), dead
- * letters, items read back from spooled NDJSON.
+ * test_es_bulk.c: unit tests for src/elasticsearch/es_bulk.c: bulk bodies,
+ * whole-request and per-item decisions, response parsing (malformed and
+ * partial), dead letters, items read back from spooled NDJSON.
  */
 #include "elasticsearch/es_bulk.h"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_es_spool.c: unit tests for src/elasticsearch/es_spool.c: append-only segments,
- * the size bound (oldest dropped first, counted), replay order, restart,
- * torn lines, unwritable directories and failed writes.
+ * test_es_spool.c: unit tests for src/elasticsearch/es_spool.c: append-only
+ * segments, the size bound (oldest dropped first, counted), replay order,
+ * restart, torn lines, unwritable directories and failed writes.
  */
 #include "elasticsearch/es_spool.h"
 

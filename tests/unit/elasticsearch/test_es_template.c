@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_es_template.c: unit tests for src/elasticsearch/es_template.c and the shipped
- * templates in graphs/elasticsearch/.
+ * test_es_template.c: unit tests for src/elasticsearch/es_template.c and the
+ * shipped templates in graphs/elasticsearch/.
  */
 #include "elasticsearch/es_template.h"
 

@@ -87,10 +87,26 @@ static void test_check_path(void **state) {
   CHECK_HAS("dir", err, "not a regular file");
   CHECK_INT("empty", gm_conf_check_path("", err, sizeof(err)), -1);
   CHECK_INT("NULL", gm_conf_check_path(NULL, err, sizeof(err)), -1);
-  if (geteuid() != 0) { /* root reads anything */
+  /* Root reads anything: as root the check runs in a child that has
+   * dropped to nobody (CI runs as root), so it never silently passes. */
+  chmod(dir, 0755);
+  if (geteuid() != 0) {
     CHECK_INT("unreadable", gm_conf_check_path(unreadable, err, sizeof(err)),
               -1);
     CHECK_HAS("unreadable", err, "Permission denied");
+  } else {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      int ok = setgid(65534) == 0 && setuid(65534) == 0 &&
+               gm_conf_check_path(unreadable, err, sizeof(err)) == -1 &&
+               strstr(err, "Permission denied") != NULL;
+      _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    CHECK_INT("unreadable, as nobody",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
   }
   unlink(file);
   unlink(unreadable);

@@ -256,6 +256,8 @@ has "$main" /usr/lib64/collectd/vacquery.so /etc/collectd.d/vacquery.conf /usr/b
   /usr/bin/vacquery-summary /usr/share/collectd-vacmon/vacquery_types.db \
   /usr/share/licenses/collectd-vacmon/LICENSE /usr/share/doc/collectd-vacmon/README.md \
   /usr/share/doc/collectd-vacmon/examples/vacquery_graphite.conf \
+  /usr/share/doc/collectd-vacmon/examples/vacquery_write_http.conf \
+  /usr/share/doc/collectd-vacmon/examples/vacquery_threshold.conf \
   /usr/share/collectd-vacmon/grafana/dashboards/vacmon-all.json \
   /usr/share/collectd-vacmon/graphite/dashboards/vacmon-all.json \
   /usr/share/man/man5/collectd-vacquery.5.gz /usr/share/man/man1/vacquery-send.1.gz
@@ -308,7 +310,7 @@ for r in "$main" "$es" "$gm"; do (cd "$root" && rpm2cpio "$r" | cpio -idm --quie
 active=$(grep -l -E '^[[:space:]]*LoadPlugin' "$root"/etc/collectd.d/* 2>/dev/null | sed "s|^$root||")
 [ "$active" = /etc/collectd.d/vacquery.conf ]
 check "only vacquery.conf in /etc/collectd.d has active LoadPlugin lines" $? "$active"
-for f in vacquery_graphite write_elasticsearch write_gmond; do
+for f in vacquery_graphite vacquery_write_http vacquery_threshold write_elasticsearch write_gmond; do
   grep -q -E '^[[:space:]]*LoadPlugin' "$root/usr/share/doc/collectd-vacmon/examples/$f.conf"
   check "example $f.conf loads its plugin once copied into /etc/collectd.d" $?
 done

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_es_template.c: unit tests for src/elasticsearch/es_template.c and the shipped
- * templates in graphs/elasticsearch/.
+ * test_es_template.c: unit tests for src/elasticsearch/es_template.c and the
+ * shipped templates in graphs/elasticsearch/.
  */
 #include "elasticsearch/es_template.h"
 
@@ -84,21 +84,32 @@ static void test_shipped_mappings(void **state) {
     assert_null(at(t, "data_stream")); /* shipped for daily indices */
     json_object *dyn = at(t, "template.mappings.dynamic_templates");
     assert_non_null(dyn);
-    int strings_keyword = 0, values_double = i == 1;
+    /* Numbers are doubles in both (meta and event fields); the metrics
+     * template also maps every values.* field to double. */
+    int strings_keyword = 0, values_double = 0, long_double = 0,
+        float_double = 0;
     for (size_t k = 0; k < json_object_array_length(dyn); k++) {
       json_object *d = json_object_array_get_idx(dyn, k);
       json_object_object_foreach(d, name, rule) {
         (void)name;
-        if (strcmp(str_at(rule, "match_mapping_type"), "string") == 0 &&
+        const char *match = str_at(rule, "match_mapping_type");
+        int to_double = strcmp(str_at(rule, "mapping.type"), "double") == 0;
+        if (strcmp(match, "string") == 0 &&
             strcmp(str_at(rule, "mapping.type"), "keyword") == 0)
           strings_keyword = 1;
-        if (strcmp(str_at(rule, "path_match"), "values.*") == 0 &&
-            strcmp(str_at(rule, "mapping.type"), "double") == 0)
+        if (strcmp(str_at(rule, "path_match"), "values.*") == 0 && to_double)
           values_double = 1;
+        if (strcmp(match, "long") == 0 && to_double)
+          long_double = 1;
+        if (strcmp(match, "double") == 0 && to_double)
+          float_double = 1;
       }
     }
     CHECK_INT(ctx, strings_keyword, 1);
-    CHECK_INT(ctx, values_double, 1);
+    CHECK_INT(ctx, long_double, 1);
+    CHECK_INT(ctx, float_double, 1);
+    if (i == 0)
+      CHECK_INT(ctx, values_double, 1);
     json_object_put(t);
   }
 }

@@ -248,8 +248,12 @@ class Collectd:
         self.proc = None
         self.starts = 0
         self.exits = []  # (run, alive when asked to stop, exit status) of every run
+        self.stopped = False
 
     def start(self):
+        if self.proc is not None and not self.stopped:  # the last run ended by itself
+            self.exits.append((self.starts, self.alive(), self.proc.poll()))
+        self.stopped = False
         self.starts += 1
         self.mark = len(self.log_text())
         self.out = open(os.path.join(self.dir, "stdout-%d.txt" % self.starts), "wb")
@@ -282,6 +286,7 @@ class Collectd:
         alive = self.alive()
         rc = stop_proc(self.proc, timeout)
         self.exits.append((self.starts, alive, rc))
+        self.stopped = True
         return rc
 
     def tail(self, n=30):
@@ -873,7 +878,7 @@ class EsE2E:
         # before its SIGTERM, or ended by a signal such as SIGSEGV or SIGABRT).
         bad = [(run, alive, rc) for run, alive, rc in self.cd.exits if not alive or rc != 0]
         CK.check("every collectd run lived until its SIGTERM and exited 0 (%d runs)"
-                 % len(self.cd.exits), len(self.cd.exits) == self.cd.starts and not bad,
+                 % self.cd.starts, len(self.cd.exits) == self.cd.starts and not bad,
                  "(run, alive at stop, exit status): %s" % (bad or self.cd.exits))
 
 

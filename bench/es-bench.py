@@ -19,7 +19,7 @@ measured in the same run:
    size every second, then the time to drain the spool when the server
    comes back and whether every document arrived.
 
-Prints Markdown tables (README.d/elasticsearch-test.md keeps one run's).
+Prints Markdown tables (bench/README.md keeps one run's).
 Needs a built tree: --build (default _build) holding .libs/vacquery.so,
 .libs/write_elasticsearch.so and tools/vacquery-send.
 """

@@ -59,7 +59,8 @@ def part_instructions(build):
     print("| path | instructions/message |")
     print("|---|---|")
     print("| bare json-c: json_tokener_parse_ex + json_object_put | %.0f |" % per["jsonc"])
-    print("| vacquery: parse + normalise + map (vq_parse, vq_sample/vq_finished) | %.0f |" % per["parse"])
+    print("| vacquery: parse + normalise + everything the message becomes (vq_parse, "
+          "vq_output_build) | %.0f |" % per["parse"])
     print("| ratio | **%.2fx** (target <= 1.5x) |" % (per["parse"] / per["jsonc"]))
     return per
 

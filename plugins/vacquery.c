@@ -18,6 +18,7 @@
  *   StaleTimeout 600              # seconds of silence before FAILURE
  *   FizzleSeconds 600             # shorter runs without a code: fizzle
  *   FinishedNotifications true    # one notification per finished machine
+ *   MessageNotifications false    # one per factory/machinetype message
  * </Plugin>
  *
  * One receive thread (recvmmsg on every socket, then hand off) and one
@@ -28,11 +29,13 @@
 
 #include "collectd/core/daemon/collectd.h"
 #include "collectd/core/daemon/plugin.h"
+#include "collectd/core/daemon/utils_complain.h"
 #include "collectd/core/utils/common/common.h"
 
 #include "common/cm_option.h"
 #include "vacquery/vq_fleet.h"
 #include "vacquery/vq_message.h"
+#include "vacquery/vq_output.h"
 #include "vacquery/vq_policy.h"
 #include "vacquery/vq_queue.h"
 #include "vacquery/vq_sample.h"
@@ -73,6 +76,7 @@ typedef struct {
   double stale_timeout;
   double fizzle_seconds;
   bool finished_notifications;
+  bool message_notifications;
 } vq_conf_t;
 
 typedef struct {
@@ -88,29 +92,63 @@ typedef struct {
   atomic_uint_fast64_t queue_drops;
 } vq_stats_t;
 
-static vq_conf_t vq_conf = {
-    .rcvbuf = 8 * 1024 * 1024,
-    .max_datagram = VQ_UDP_MAX,
-    .queue_length = 65536,
-    .rate = 100,
-    .burst = 1000,
-    .stale_timeout = 600,
-    .fizzle_seconds = 600,
-    .finished_notifications = true,
-    .report_interval = TIME_T_TO_CDTIME_T_STATIC(180),
-};
+typedef struct vq_recv_ctx vq_recv_ctx_t;
 
-static vq_socket_t vq_sockets[VQ_MAX_SOCKETS];
-static size_t vq_sockets_num;
-static int vq_wake_fd = -1;
-static vq_stats_t vq_stats;
-static vq_queue_t *vq_queue;
-static vq_fleet_t *vq_fleet;
-static pthread_mutex_t vq_fleet_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_t vq_recv_thread, vq_work_thread;
-static bool vq_threads_running;
-static atomic_bool vq_stopping;
-static cdtime_t vq_log_interval;
+/* One vacquery instance: everything the callbacks and threads share. */
+typedef struct {
+  vq_conf_t conf;
+  vq_socket_t sockets[VQ_MAX_SOCKETS];
+  size_t sockets_num;
+  int wake_fd;
+  vq_stats_t stats;
+  vq_queue_t *queue;
+  vq_fleet_t *fleet; /* under fleet_lock */
+  pthread_mutex_t fleet_lock;
+  pthread_t recv_thread, work_thread;
+  bool threads_running;
+  atomic_bool stopping;
+  cdtime_t log_interval;
+  vq_recv_ctx_t *recv_ctx;
+  atomic_uint_fast64_t fleet_failures; /* fleet updates lost (no memory) */
+  c_complain_t fleet_complaint;        /* under fleet_lock */
+} vq_plugin_t;
+
+/*
+ * The instance. collectd 5.12 passes user_data to read callbacks only:
+ * vq_read gets the instance that way, but the config, init and shutdown
+ * callbacks take no argument and reach it through this pointer, as
+ * write_graphite's config callback reaches its nodes. Made on first use
+ * (not at load time), freed by vq_shutdown.
+ */
+static vq_plugin_t *vq_instance;
+
+/* Returns the instance, making it with the defaults on first use, or
+ * NULL when out of memory. */
+static vq_plugin_t *vq_instance_get(void) {
+  if (vq_instance != NULL)
+    return vq_instance;
+  vq_plugin_t *vp = calloc(1, sizeof(*vp));
+  if (vp == NULL) {
+    ERROR(VQ_PLUGIN " plugin: out of memory.");
+    return NULL;
+  }
+  vp->conf = (vq_conf_t){
+      .rcvbuf = 8 * 1024 * 1024,
+      .max_datagram = VQ_UDP_MAX,
+      .queue_length = 65536,
+      .rate = 100,
+      .burst = 1000,
+      .stale_timeout = 600,
+      .fizzle_seconds = 600,
+      .finished_notifications = true,
+      .report_interval = TIME_T_TO_CDTIME_T_STATIC(180),
+  };
+  vp->wake_fd = -1;
+  pthread_mutex_init(&vp->fleet_lock, NULL);
+  C_COMPLAIN_INIT(&vp->fleet_complaint);
+  vq_instance = vp;
+  return vp;
+}
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -131,7 +169,7 @@ static int vq_config_number(oconfig_item_t *ci, double min, double max,
 }
 
 /* Handles `Listen host [port]'. Returns 0 or -1. */
-static int vq_config_listen(oconfig_item_t *ci) {
+static int vq_config_listen(vq_plugin_t *vp, oconfig_item_t *ci) {
   if (ci->values_num < 1 || ci->values_num > 2 ||
       ci->values[0].type != OCONFIG_TYPE_STRING ||
       (ci->values_num == 2 && ci->values[1].type != OCONFIG_TYPE_STRING &&
@@ -147,21 +185,29 @@ static int vq_config_listen(oconfig_item_t *ci) {
     sstrncpy(port,
              ci->values_num == 2 ? ci->values[1].value.string : VQ_DEFAULT_PORT,
              sizeof(port));
-  vq_listen_t *l = realloc(vq_conf.listen,
-                           (vq_conf.listen_num + 1) * sizeof(*vq_conf.listen));
-  if (l == NULL)
-    return -1;
-  vq_conf.listen = l;
   const char *host = ci->values[0].value.string;
-  l[vq_conf.listen_num].node =
-      (host[0] == '\0' || strcmp(host, "*") == 0) ? NULL : strdup(host);
-  l[vq_conf.listen_num].service = strdup(port);
-  vq_conf.listen_num++;
+  bool any = host[0] == '\0' || strcmp(host, "*") == 0;
+  vq_listen_t one = {.node = any ? NULL : strdup(host),
+                     .service = strdup(port)};
+  /* A failed copy of the host must not turn into "all addresses". */
+  vq_listen_t *l = (any || one.node != NULL) && one.service != NULL
+                       ? realloc(vp->conf.listen, (vp->conf.listen_num + 1) *
+                                                      sizeof(*vp->conf.listen))
+                       : NULL;
+  if (l == NULL) {
+    ERROR(VQ_PLUGIN " plugin: Listen \"%s\" \"%s\": out of memory.", host,
+          port);
+    free(one.node);
+    free(one.service);
+    return -1;
+  }
+  vp->conf.listen = l;
+  l[vp->conf.listen_num++] = one;
   return 0;
 }
 
 /* Handles `AllowFrom cidr [cidr ...]'. Returns 0 or -1. */
-static int vq_config_allow(oconfig_item_t *ci) {
+static int vq_config_allow(vq_plugin_t *vp, oconfig_item_t *ci) {
   if (ci->values_num < 1) {
     ERROR(VQ_PLUGIN " plugin: AllowFrom needs at least one network.");
     return -1;
@@ -177,18 +223,18 @@ static int vq_config_allow(oconfig_item_t *ci) {
                                                     : "(not a string)");
       return -1;
     }
-    vq_cidr_t *a = realloc(vq_conf.allow,
-                           (vq_conf.allow_num + 1) * sizeof(*vq_conf.allow));
+    vq_cidr_t *a = realloc(vp->conf.allow,
+                           (vp->conf.allow_num + 1) * sizeof(*vp->conf.allow));
     if (a == NULL)
       return -1;
-    vq_conf.allow = a;
-    a[vq_conf.allow_num++] = c;
+    vp->conf.allow = a;
+    a[vp->conf.allow_num++] = c;
   }
   return 0;
 }
 
 /* Handles `SiteCookie "site" "secret"'. Returns 0 or -1. */
-static int vq_config_cookie(oconfig_item_t *ci) {
+static int vq_config_cookie(vq_plugin_t *vp, oconfig_item_t *ci) {
   if (ci->values_num != 2 || ci->values[0].type != OCONFIG_TYPE_STRING ||
       ci->values[1].type != OCONFIG_TYPE_STRING ||
       ci->values[1].value.string[0] == '\0') {
@@ -197,19 +243,27 @@ static int vq_config_cookie(oconfig_item_t *ci) {
                     "\"s3cret\".");
     return -1;
   }
-  vq_site_cookie_t *c = realloc(vq_conf.cookies, (vq_conf.cookies_num + 1) *
-                                                     sizeof(*vq_conf.cookies));
-  if (c == NULL)
+  vq_site_cookie_t one = {.site = strdup(ci->values[0].value.string),
+                          .cookie = strdup(ci->values[1].value.string)};
+  vq_site_cookie_t *c =
+      one.site != NULL && one.cookie != NULL
+          ? realloc(vp->conf.cookies,
+                    (vp->conf.cookies_num + 1) * sizeof(*vp->conf.cookies))
+          : NULL;
+  if (c == NULL) {
+    ERROR(VQ_PLUGIN " plugin: SiteCookie \"%s\": out of memory.",
+          ci->values[0].value.string);
+    free((char *)one.site);
+    free((char *)one.cookie);
     return -1;
-  vq_conf.cookies = c;
-  c[vq_conf.cookies_num].site = strdup(ci->values[0].value.string);
-  c[vq_conf.cookies_num].cookie = strdup(ci->values[1].value.string);
-  vq_conf.cookies_num++;
+  }
+  vp->conf.cookies = c;
+  c[vp->conf.cookies_num++] = one;
   return 0;
 }
 
 /* Handles `RateLimit rate [burst]'. Returns 0 or -1. */
-static int vq_config_rate(oconfig_item_t *ci) {
+static int vq_config_rate(vq_plugin_t *vp, oconfig_item_t *ci) {
   if (ci->values_num < 1 || ci->values_num > 2 ||
       ci->values[0].type != OCONFIG_TYPE_NUMBER ||
       (ci->values_num == 2 && ci->values[1].type != OCONFIG_TYPE_NUMBER) ||
@@ -219,47 +273,52 @@ static int vq_config_rate(oconfig_item_t *ci) {
                     "limit) and an optional burst of at least 1.");
     return -1;
   }
-  vq_conf.rate = ci->values[0].value.number;
-  vq_conf.burst = ci->values_num == 2
-                      ? ci->values[1].value.number
-                      : (vq_conf.rate * 10 > 1 ? vq_conf.rate * 10 : 1);
+  vp->conf.rate = ci->values[0].value.number;
+  vp->conf.burst = ci->values_num == 2
+                       ? ci->values[1].value.number
+                       : (vp->conf.rate * 10 > 1 ? vp->conf.rate * 10 : 1);
   return 0;
 }
 
-static int vq_open_sockets(void);
+static int vq_open_sockets(vq_plugin_t *vp);
 
 /* The complex-config callback. Any error stops collectd at start-up. */
 static int vq_config(oconfig_item_t *ci) {
+  vq_plugin_t *vp = vq_instance_get();
+  if (vp == NULL)
+    return -1;
   for (int i = 0; i < ci->children_num; i++) {
     oconfig_item_t *c = ci->children + i;
     double d = 0;
     int status;
     if (strcasecmp("Listen", c->key) == 0)
-      status = vq_config_listen(c);
+      status = vq_config_listen(vp, c);
     else if (strcasecmp("ReceiveBufferSize", c->key) == 0) {
       status = vq_config_number(c, 0, INT_MAX / 2, &d);
-      vq_conf.rcvbuf = (int)d;
+      vp->conf.rcvbuf = (int)d;
     } else if (strcasecmp("MaxDatagramSize", c->key) == 0) {
       status = vq_config_number(c, 512, VQ_UDP_MAX, &d);
-      vq_conf.max_datagram = (size_t)d;
+      vp->conf.max_datagram = (size_t)d;
     } else if (strcasecmp("QueueLength", c->key) == 0) {
       status = vq_config_number(c, 1, 1 << 24, &d);
-      vq_conf.queue_length = (size_t)d;
+      vp->conf.queue_length = (size_t)d;
     } else if (strcasecmp("ReportInterval", c->key) == 0) {
       status = vq_config_number(c, 1, 86400, &d);
-      vq_conf.report_interval = DOUBLE_TO_CDTIME_T(d);
+      vp->conf.report_interval = DOUBLE_TO_CDTIME_T(d);
     } else if (strcasecmp("AllowFrom", c->key) == 0)
-      status = vq_config_allow(c);
+      status = vq_config_allow(vp, c);
     else if (strcasecmp("SiteCookie", c->key) == 0)
-      status = vq_config_cookie(c);
+      status = vq_config_cookie(vp, c);
     else if (strcasecmp("RateLimit", c->key) == 0)
-      status = vq_config_rate(c);
+      status = vq_config_rate(vp, c);
     else if (strcasecmp("StaleTimeout", c->key) == 0)
-      status = vq_config_number(c, 1, 30 * 86400, &vq_conf.stale_timeout);
+      status = vq_config_number(c, 1, 30 * 86400, &vp->conf.stale_timeout);
     else if (strcasecmp("FizzleSeconds", c->key) == 0)
-      status = vq_config_number(c, 0, 86400, &vq_conf.fizzle_seconds);
+      status = vq_config_number(c, 0, 86400, &vp->conf.fizzle_seconds);
     else if (strcasecmp("FinishedNotifications", c->key) == 0)
-      status = cf_util_get_boolean(c, &vq_conf.finished_notifications);
+      status = cf_util_get_boolean(c, &vp->conf.finished_notifications);
+    else if (strcasecmp("MessageNotifications", c->key) == 0)
+      status = cf_util_get_boolean(c, &vp->conf.message_notifications);
     else {
       ERROR(VQ_PLUGIN " plugin: unknown option \"%s\".", c->key);
       status = -1;
@@ -272,13 +331,14 @@ static int vq_config(oconfig_item_t *ci) {
     }
   }
   /* Bind now, so that a bad or busy Listen address stops start-up. */
-  return vq_open_sockets();
+  return vq_open_sockets(vp);
 }
 
 /* ---- sockets ------------------------------------------------------------ */
 
 /* Opens and binds one socket for ai. Returns the fd or -1 (logged). */
-static int vq_bind_one(const struct addrinfo *ai, const char *what) {
+static int vq_bind_one(const vq_plugin_t *vp, const struct addrinfo *ai,
+                       const char *what) {
   int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                   ai->ai_protocol);
   if (fd < 0) {
@@ -292,7 +352,7 @@ static int vq_bind_one(const struct addrinfo *ai, const char *what) {
     WARNING(VQ_PLUGIN " plugin: SO_RXQ_OVFL: %s: kernel drops will not be "
                       "counted.",
             STRERRNO);
-  int want = vq_conf.rcvbuf, got = 0;
+  int want = vp->conf.rcvbuf, got = 0;
   socklen_t len = sizeof(got);
   if (want > 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
@@ -314,7 +374,7 @@ static int vq_bind_one(const struct addrinfo *ai, const char *what) {
 
 /* Binds every address of one Listen entry. Returns the number bound, or -1
  * when the address does not resolve or a bind fails. */
-static int vq_bind_listen(const vq_listen_t *l) {
+static int vq_bind_listen(vq_plugin_t *vp, const vq_listen_t *l) {
   struct addrinfo hints = {.ai_family = AF_UNSPEC,
                            .ai_socktype = SOCK_DGRAM,
                            .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -331,12 +391,12 @@ static int vq_bind_listen(const vq_listen_t *l) {
     getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0,
                 NI_NUMERICHOST);
     ssnprintf(what, sizeof(what), "[%s]:%s", host, l->service);
-    if (vq_sockets_num >= VQ_MAX_SOCKETS) {
+    if (vp->sockets_num >= VQ_MAX_SOCKETS) {
       ERROR(VQ_PLUGIN " plugin: Listen: more than %d sockets.", VQ_MAX_SOCKETS);
       bound = -1;
       break;
     }
-    int fd = vq_bind_one(ai, what);
+    int fd = vq_bind_one(vp, ai, what);
     if (fd < 0) {
       /* With no host given, a missing address family is not an error. */
       if (l->node != NULL || errno == EADDRINUSE || errno == EACCES) {
@@ -345,7 +405,7 @@ static int vq_bind_listen(const vq_listen_t *l) {
       }
       continue;
     }
-    vq_sockets[vq_sockets_num++].fd = fd;
+    vp->sockets[vp->sockets_num++].fd = fd;
     bound++;
   }
   freeaddrinfo(res);
@@ -354,14 +414,14 @@ static int vq_bind_listen(const vq_listen_t *l) {
 
 /* Binds all configured (or the default) Listen addresses once. Returns 0,
  * or -1 when any of them fails or nothing could be bound. */
-static int vq_open_sockets(void) {
-  if (vq_sockets_num > 0)
+static int vq_open_sockets(vq_plugin_t *vp) {
+  if (vp->sockets_num > 0)
     return 0;
   vq_listen_t def = {NULL, VQ_DEFAULT_PORT};
-  const vq_listen_t *list = vq_conf.listen_num > 0 ? vq_conf.listen : &def;
-  size_t n = vq_conf.listen_num > 0 ? vq_conf.listen_num : 1;
+  const vq_listen_t *list = vp->conf.listen_num > 0 ? vp->conf.listen : &def;
+  size_t n = vp->conf.listen_num > 0 ? vp->conf.listen_num : 1;
   for (size_t i = 0; i < n; i++) {
-    int bound = vq_bind_listen(&list[i]);
+    int bound = vq_bind_listen(vp, &list[i]);
     if (bound <= 0) {
       ERROR(VQ_PLUGIN " plugin: Listen \"%s\" \"%s\": nothing bound.",
             list[i].node ? list[i].node : "*", list[i].service);
@@ -375,31 +435,33 @@ static int vq_open_sockets(void) {
 
 /* Counts a rejection and logs it when the source has not been logged in
  * this interval. sources belongs to the calling thread. */
-static void vq_reject(vq_sources_t *sources, const struct sockaddr *from,
-                      double now, vq_reason_t r, size_t len) {
-  atomic_fetch_add(&vq_stats.rejected[r], 1);
+static void vq_reject(vq_plugin_t *vp, vq_sources_t *sources,
+                      const struct sockaddr *from, double now, vq_reason_t r,
+                      size_t len) {
+  atomic_fetch_add(&vp->stats.rejected[r], 1);
   if (sources == NULL ||
       !vq_sources_may_log(sources, from, now,
-                          CDTIME_T_TO_DOUBLE(vq_log_interval)))
+                          CDTIME_T_TO_DOUBLE(vp->log_interval)))
     return;
   char addr[INET6_ADDRSTRLEN];
   NOTICE(VQ_PLUGIN " plugin: rejected a %zu-byte datagram from %s: %s "
                    "(further rejections from this source are counted but "
                    "not logged for %.0f s).",
          len, vq_addr_format(from, addr, sizeof(addr)), vq_reason_name(r),
-         CDTIME_T_TO_DOUBLE(vq_log_interval));
+         CDTIME_T_TO_DOUBLE(vp->log_interval));
 }
 
 /* ---- receive thread ----------------------------------------------------- */
 
-typedef struct {
+struct vq_recv_ctx {
+  vq_plugin_t *vp;
   struct mmsghdr msgs[VQ_BATCH];
   struct iovec iov[VQ_BATCH];
   struct sockaddr_storage from[VQ_BATCH];
   char control[VQ_BATCH][CMSG_SPACE(sizeof(uint32_t))];
   char *buf; /* VQ_BATCH * max_datagram */
   vq_sources_t *sources;
-} vq_recv_ctx_t;
+};
 
 /* Reads the SO_RXQ_OVFL count of one received message into s. */
 static void vq_note_drops(vq_socket_t *s, struct msghdr *h) {
@@ -416,10 +478,11 @@ static void vq_note_drops(vq_socket_t *s, struct msghdr *h) {
 /* Drains one socket: receives in batches, applies the cheap checks (size,
  * AllowFrom, RateLimit) and hands the rest to the worker. */
 static void vq_drain(vq_recv_ctx_t *ctx, vq_socket_t *s) {
+  vq_plugin_t *vp = ctx->vp;
   for (;;) {
     for (int i = 0; i < VQ_BATCH; i++) {
-      ctx->iov[i] = (struct iovec){ctx->buf + (size_t)i * vq_conf.max_datagram,
-                                   vq_conf.max_datagram};
+      ctx->iov[i] = (struct iovec){ctx->buf + (size_t)i * vp->conf.max_datagram,
+                                   vp->conf.max_datagram};
       ctx->msgs[i].msg_hdr = (struct msghdr){
           .msg_name = &ctx->from[i],
           .msg_namelen = sizeof(ctx->from[i]),
@@ -436,22 +499,22 @@ static void vq_drain(vq_recv_ctx_t *ctx, vq_socket_t *s) {
     double now_d = CDTIME_T_TO_DOUBLE(now);
     vq_datagram_t *ready[VQ_BATCH];
     size_t ready_num = 0;
-    atomic_fetch_add(&vq_stats.received, (uint_fast64_t)n);
+    atomic_fetch_add(&vp->stats.received, (uint_fast64_t)n);
     for (int i = 0; i < n; i++) {
       struct msghdr *h = &ctx->msgs[i].msg_hdr;
       const struct sockaddr *from = (const struct sockaddr *)&ctx->from[i];
       size_t len = ctx->msgs[i].msg_len;
       vq_note_drops(s, h);
       if (h->msg_flags & MSG_TRUNC) {
-        vq_reject(ctx->sources, from, now_d, VQ_REJ_OVERSIZE, len);
+        vq_reject(ctx->vp, ctx->sources, from, now_d, VQ_REJ_OVERSIZE, len);
         continue;
       }
-      if (!vq_cidr_allowed(vq_conf.allow, vq_conf.allow_num, from)) {
-        vq_reject(ctx->sources, from, now_d, VQ_REJ_ACL, len);
+      if (!vq_cidr_allowed(vp->conf.allow, vp->conf.allow_num, from)) {
+        vq_reject(ctx->vp, ctx->sources, from, now_d, VQ_REJ_ACL, len);
         continue;
       }
       if (!vq_sources_allow(ctx->sources, from, now_d)) {
-        vq_reject(ctx->sources, from, now_d, VQ_REJ_RATE_LIMIT, len);
+        vq_reject(ctx->vp, ctx->sources, from, now_d, VQ_REJ_RATE_LIMIT, len);
         continue;
       }
       /* A distinct time per datagram: two messages for one identifier in
@@ -460,16 +523,16 @@ static void vq_drain(vq_recv_ctx_t *ctx, vq_socket_t *s) {
           vq_datagram_new(ctx->iov[i].iov_base, len, from, h->msg_namelen,
                           CDTIME_T_TO_DOUBLE(now + (cdtime_t)i));
       if (d == NULL) {
-        atomic_fetch_add(&vq_stats.queue_drops, 1);
+        atomic_fetch_add(&vp->stats.queue_drops, 1);
         continue;
       }
       ready[ready_num++] = d;
     }
-    size_t taken = vq_queue_push(vq_queue, ready, ready_num);
+    size_t taken = vq_queue_push(vp->queue, ready, ready_num);
     for (size_t i = taken; i < ready_num; i++)
       free(ready[i]);
     if (taken < ready_num)
-      atomic_fetch_add(&vq_stats.queue_drops, ready_num - taken);
+      atomic_fetch_add(&vp->stats.queue_drops, ready_num - taken);
     if (n < VQ_BATCH)
       return;
   }
@@ -477,21 +540,22 @@ static void vq_drain(vq_recv_ctx_t *ctx, vq_socket_t *s) {
 
 static void *vq_recv_main(void *arg) {
   vq_recv_ctx_t *ctx = arg;
+  vq_plugin_t *vp = ctx->vp;
   struct pollfd pfd[VQ_MAX_SOCKETS + 1];
-  for (size_t i = 0; i < vq_sockets_num; i++)
-    pfd[i] = (struct pollfd){.fd = vq_sockets[i].fd, .events = POLLIN};
-  pfd[vq_sockets_num] = (struct pollfd){.fd = vq_wake_fd, .events = POLLIN};
-  while (!atomic_load(&vq_stopping)) {
-    int n = poll(pfd, vq_sockets_num + 1, -1);
+  for (size_t i = 0; i < vp->sockets_num; i++)
+    pfd[i] = (struct pollfd){.fd = vp->sockets[i].fd, .events = POLLIN};
+  pfd[vp->sockets_num] = (struct pollfd){.fd = vp->wake_fd, .events = POLLIN};
+  while (!atomic_load(&vp->stopping)) {
+    int n = poll(pfd, vp->sockets_num + 1, -1);
     if (n < 0) {
       if (errno == EINTR)
         continue;
       ERROR(VQ_PLUGIN " plugin: poll: %s", STRERRNO);
       break;
     }
-    for (size_t i = 0; i < vq_sockets_num; i++)
+    for (size_t i = 0; i < vp->sockets_num; i++)
       if (pfd[i].revents & POLLIN)
-        vq_drain(ctx, &vq_sockets[i]);
+        vq_drain(ctx, &vp->sockets[i]);
   }
   return NULL;
 }
@@ -501,10 +565,9 @@ static void *vq_recv_main(void *arg) {
 /* Dispatches one value list of type t. values holds one double per DS,
  * converted to gauge or derive as the type says. meta is borrowed. */
 static void vq_dispatch(const char *host, const char *plugin_instance,
-                        vq_type_id_t t, const char *type_instance,
+                        const vq_type_t *type, const char *type_instance,
                         const double *values, cdtime_t time, cdtime_t interval,
                         meta_data_t *meta) {
-  const vq_type_t *type = vq_type(t);
   value_t v[VQ_MAX_DS];
   for (size_t i = 0; i < type->ds_num; i++) {
     if (type->ds[i].kind == VQ_DS_GAUGE)
@@ -526,204 +589,139 @@ static void vq_dispatch(const char *host, const char *plugin_instance,
   plugin_dispatch_values(&vl);
 }
 
-/* Longest meta string passed on: write_http's JSON formatter refuses
- * longer ones, which would lose the whole value list. */
-#define VQ_META_STR_MAX 512
-
-/* Adds the raw string s (if present) to md under key, truncated to
- * VQ_META_STR_MAX and with control bytes replaced. */
-static void vq_meta_str(meta_data_t *md, const char *key, vq_str_t s) {
-  char buf[VQ_META_STR_MAX];
-  if (s.ptr != NULL)
-    meta_data_add_string(md, key,
-                         cm_text_printable(buf, sizeof(buf), s.ptr, s.len));
-}
-
-/* Adds the string s to n's meta like vq_meta_str. */
-static void vq_notif_str(notification_t *n, const char *key, const char *s,
-                         size_t len) {
-  char buf[VQ_META_STR_MAX];
-  plugin_notification_meta_add_string(
-      n, key, cm_text_printable(buf, sizeof(buf), s, len));
-}
-
-/* Replaces control bytes in a notification's message (log forging). */
-static void vq_notif_clean(notification_t *n) {
-  cm_text_printable(n->message, sizeof(n->message), n->message,
-                    sizeof(n->message));
-}
-
-/* Returns the meta data for a factory or machinetype value list: the raw
- * names, plus (when full) the strings VacMon's tables show and time_sent.
- * Caller destroys it. */
-static meta_data_t *vq_meta_for(const vq_message_t *m, bool full) {
+/* Returns the meta pairs of l as collectd meta data (caller destroys it),
+ * or NULL when l is empty or out of memory. */
+static meta_data_t *vq_meta_data(const vq_meta_list_t *l) {
+  if (l->num == 0)
+    return NULL;
   meta_data_t *md = meta_data_create();
   if (md == NULL)
     return NULL;
-  static const vq_str_id_t names[] = {VQ_S_SITE, VQ_S_SPACE, VQ_S_FACTORY};
-  static const vq_str_id_t common[] = {VQ_S_DAEMON_VERSION,
-                                       VQ_S_VACQUERY_VERSION};
-  static const vq_str_id_t factory[] = {VQ_S_OS_ISSUE, VQ_S_KERNEL_VERSION};
-  static const vq_str_id_t mt[] = {VQ_S_FQAN, VQ_S_SHUTDOWN_MESSAGE,
-                                   VQ_S_SHUTDOWN_MACHINE};
-  for (size_t i = 0; i < STATIC_ARRAY_SIZE(names); i++)
-    vq_meta_str(md, vq_str_name(names[i]), m->str[names[i]]);
-  if (m->type == VQ_MSG_MACHINETYPE) {
-    vq_meta_str(md, "vo", vq_message_vo(m));
-    vq_meta_str(md, "machinetype", vq_message_machinetype(m));
+  for (size_t i = 0; i < l->num; i++) {
+    const vq_meta_t *p = &l->items[i];
+    switch (p->kind) {
+    case VQ_META_STRING:
+      meta_data_add_string(md, p->key, p->s);
+      break;
+    case VQ_META_SIGNED:
+      meta_data_add_signed_int(md, p->key, p->i);
+      break;
+    case VQ_META_DOUBLE:
+      meta_data_add_double(md, p->key, p->d);
+      break;
+    case VQ_META_BOOL:
+      meta_data_add_boolean(md, p->key, p->b);
+      break;
+    }
   }
-  if (!full)
-    return md;
-  for (size_t i = 0; i < STATIC_ARRAY_SIZE(common); i++)
-    vq_meta_str(md, vq_str_name(common[i]), m->str[common[i]]);
-  const vq_str_id_t *more = m->type == VQ_MSG_FACTORY ? factory : mt;
-  size_t more_num = m->type == VQ_MSG_FACTORY ? STATIC_ARRAY_SIZE(factory)
-                                              : STATIC_ARRAY_SIZE(mt);
-  for (size_t i = 0; i < more_num; i++)
-    vq_meta_str(md, vq_str_name(more[i]), m->str[more[i]]);
-  if (!isnan(m->num[VQ_N_TIME_SENT]))
-    meta_data_add_signed_int(md, "time_sent", (int64_t)m->num[VQ_N_TIME_SENT]);
   return md;
 }
 
-/* Copies name into a notification field, like sstrncpy. */
+/* Copies a string into a collectd identifier field, like sstrncpy. */
 #define VQ_NSET(field, name) sstrncpy(field, name, sizeof(field))
 
-/* Announces a factory that went silent (FAILURE) or came back (OKAY). */
-static void vq_notify_factory(const vq_factory_t *f, int severity,
-                              double silent) {
-  notification_t n = {.severity = severity, .time = cdtime()};
-  VQ_NSET(n.host, f->host);
-  VQ_NSET(n.plugin, VQ_PLUGIN);
-  VQ_NSET(n.plugin_instance, f->plugin_instance);
-  VQ_NSET(n.type, vq_type(VQ_TYPE_FACTORY)->name);
-  if (severity == NOTIF_FAILURE)
-    ssnprintf(n.message, sizeof(n.message),
-              "Factory %s (space %s, site %s) has sent nothing for %.0f s.",
-              f->factory, f->space, f->site, silent);
-  else
-    ssnprintf(n.message, sizeof(n.message),
-              "Factory %s (space %s, site %s) is reporting again.", f->factory,
-              f->space, f->site);
-  vq_notif_clean(&n);
-  vq_notif_str(&n, "site", f->site, SIZE_MAX);
-  vq_notif_str(&n, "space", f->space, SIZE_MAX);
-  vq_notif_str(&n, "factory", f->factory, SIZE_MAX);
-  plugin_dispatch_notification(&n);
-  plugin_notification_meta_free(n.meta);
-}
-
-/* vq_field_cb: adds one message field to a notification's meta; never
- * the site's secret cookie, nor a key that is not a plain name (a sender
- * could otherwise smuggle control bytes into logs through it). */
-static void vq_notif_field(void *ctx, const char *key, vq_value_kind_t kind,
-                           const char *s, double d) {
-  notification_t *n = ctx;
-  char clean[VQ_NAME_MAX];
-  size_t len = strlen(key);
-  if (strcmp(key, vq_str_name(VQ_S_COOKIE)) == 0 ||
-      cm_name_sanitise(clean, sizeof(clean), key, len, 0) < 0 ||
-      strcmp(clean, key) != 0)
-    return;
-  switch (kind) {
-  case VQ_V_STRING:
-    vq_notif_str(n, key, s, SIZE_MAX);
-    break;
-  case VQ_V_INT:
-    plugin_notification_meta_add_signed_int(n, key, (int64_t)d);
-    break;
-  case VQ_V_DOUBLE:
-    plugin_notification_meta_add_double(n, key, d);
-    break;
-  case VQ_V_BOOL:
-    plugin_notification_meta_add_boolean(n, key, d != 0);
-    break;
+/* Dispatches the notification on at time. */
+static void vq_dispatch_notif(const vq_out_notif_t *on, cdtime_t time) {
+  notification_t n = {.severity = (int)on->severity, .time = time};
+  VQ_NSET(n.host, on->id.host);
+  VQ_NSET(n.plugin, VQ_OUT_PLUGIN);
+  VQ_NSET(n.plugin_instance, on->id.plugin_instance);
+  VQ_NSET(n.type, on->type);
+  VQ_NSET(n.type_instance, on->id.type_instance);
+  VQ_NSET(n.message, on->message);
+  for (size_t i = 0; i < on->meta.num; i++) {
+    const vq_meta_t *p = &on->meta.items[i];
+    switch (p->kind) {
+    case VQ_META_STRING:
+      plugin_notification_meta_add_string(&n, p->key, p->s);
+      break;
+    case VQ_META_SIGNED:
+      plugin_notification_meta_add_signed_int(&n, p->key, p->i);
+      break;
+    case VQ_META_DOUBLE:
+      plugin_notification_meta_add_double(&n, p->key, p->d);
+      break;
+    case VQ_META_BOOL:
+      plugin_notification_meta_add_boolean(&n, p->key, p->b);
+      break;
+    }
   }
-}
-
-/* One notification per finished machine, with every field as meta. */
-static void vq_notify_finished(const vq_message_t *m, const vq_ident_t *id,
-                               const vq_finished_t *fin, cdtime_t time) {
-  bool good = fin->outcome <= VQ_OUT_300 || fin->outcome == VQ_OUT_NONE;
-  notification_t n = {.severity = good ? NOTIF_OKAY : NOTIF_WARNING,
-                      .time = time};
-  VQ_NSET(n.host, id->host);
-  VQ_NSET(n.plugin, VQ_PLUGIN);
-  VQ_NSET(n.plugin_instance, id->plugin_instance);
-  VQ_NSET(n.type, vq_type(VQ_TYPE_FINISHED)->name);
-  VQ_NSET(n.type_instance, id->type_instance);
-  vq_str_t vo = vq_message_vo(m), mt = vq_message_machinetype(m);
-  vq_str_t machine = m->str[VQ_S_MACHINE];
-  ssnprintf(n.message, sizeof(n.message),
-            "Machine %.*s (%.*s, VO %.*s) finished after %.0f s: %s.",
-            machine.ptr ? (int)machine.len : 1, machine.ptr ? machine.ptr : "?",
-            (int)mt.len, mt.ptr, (int)vo.len, vo.ptr, fin->wall_seconds,
-            vq_outcome_name(fin->outcome));
-  vq_notif_clean(&n);
-  vq_message_foreach_field(m, vq_notif_field, &n);
-  vq_notif_str(&n, "vo", vo.ptr, vo.len);
-  plugin_notification_meta_add_string(&n, "outcome",
-                                      vq_outcome_name(fin->outcome));
-  plugin_notification_meta_add_double(&n, "wall_seconds", fin->wall_seconds);
-  plugin_notification_meta_add_double(&n, "hs06_seconds", fin->hs06_seconds);
   plugin_dispatch_notification(&n);
   plugin_notification_meta_free(n.meta);
 }
 
 /* ---- worker thread ------------------------------------------------------ */
 
-/* Turns one accepted message into values, totals and notifications.
- * Returns VQ_OK or the reason it was rejected after all. */
-static vq_reason_t vq_handle(const vq_message_t *m, cdtime_t time) {
-  vq_reason_t r = vq_cookie_check(vq_conf.cookies, vq_conf.cookies_num, m);
-  if (r != VQ_OK)
-    return r;
-  vq_sample_t s;
-  vq_finished_t fin;
-  if (m->type == VQ_MSG_MACHINE)
-    r = vq_finished_from_message(m, vq_conf.fizzle_seconds, &s.id, &fin);
-  else
-    r = vq_sample_from_message(m, &s);
-  if (r != VQ_OK)
-    return r;
-
-  pthread_mutex_lock(&vq_fleet_lock);
-  int back = vq_fleet_seen(vq_fleet, &s.id, m, CDTIME_T_TO_DOUBLE(time));
-  if (m->type == VQ_MSG_MACHINE)
-    vq_fleet_add_finished(vq_fleet, &s.id, &fin);
-  pthread_mutex_unlock(&vq_fleet_lock);
-  if (back == 1) {
-    vq_factory_t f = {.host = s.id.host,
-                      .plugin_instance = s.id.plugin_instance,
-                      .site = m->str[VQ_S_SITE].ptr,
-                      .space = m->str[VQ_S_SPACE].ptr,
-                      .factory = m->str[VQ_S_FACTORY].ptr};
-    vq_notify_factory(&f, NOTIF_OKAY, 0);
+/* Counts and reports (once, until updates succeed again) a fleet update
+ * lost for want of memory: a factory not tracked for staleness
+ * (seen_failed) or a finished machine missing from the totals
+ * (add_failed). Called under the fleet lock. */
+static void vq_fleet_note(vq_plugin_t *vp, const vq_output_t *o,
+                          bool seen_failed, bool add_failed) {
+  if (!seen_failed && !add_failed) {
+    c_release(LOG_INFO, &vp->fleet_complaint,
+              VQ_PLUGIN " plugin: fleet updates succeed again.");
+    return;
   }
+  uint64_t n = atomic_fetch_add(&vp->fleet_failures, 1) + 1;
+  c_complain(LOG_ERR, &vp->fleet_complaint,
+             VQ_PLUGIN " plugin: out of memory updating the fleet (%s of "
+                       "%s/%s): %" PRIu64 " updates lost so far.",
+             seen_failed ? "factory seen" : "finished machine",
+             o->fleet.factory.host, o->fleet.factory.plugin_instance, n);
+}
 
-  if (m->type == VQ_MSG_MACHINE) {
-    if (vq_conf.finished_notifications)
-      vq_notify_finished(m, &s.id, &fin, time);
+/* Turns one accepted message into values, totals and notifications: one
+ * call into the core says what it becomes, the rest is dispatching.
+ * Returns VQ_OK or the reason it was rejected after all. */
+static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
+                             const vq_message_t *m, const struct sockaddr *from,
+                             cdtime_t time) {
+  vq_output_conf_t conf = {
+      .cookies = vp->conf.cookies,
+      .cookies_num = vp->conf.cookies_num,
+      .fizzle_seconds = vp->conf.fizzle_seconds,
+      .finished_notifications = vp->conf.finished_notifications,
+      .message_notifications = vp->conf.message_notifications};
+  vq_reason_t r;
+  if (vq_output_build(o, &conf, m, from, &r) != 0) {
+    ERROR(VQ_PLUGIN " plugin: out of memory handling a message.");
     return VQ_OK;
   }
-  /* The first value list carries every string of the message, the others
-   * only the names: collectd's cache keeps a copy of each list's meta. */
-  meta_data_t *md = vq_meta_for(m, true);
-  for (size_t k = 0; k < s.lists_num; k++) {
-    if (k == 1) {
+  if (r != VQ_OK)
+    return r;
+
+  pthread_mutex_lock(&vp->fleet_lock);
+  int back =
+      vq_fleet_seen(vp->fleet, &o->fleet.factory, m, CDTIME_T_TO_DOUBLE(time));
+  int added = o->fleet.finished
+                  ? vq_fleet_add_finished(vp->fleet, &o->fleet.finished_id,
+                                          &o->fleet.fin)
+                  : 0;
+  vq_fleet_note(vp, o, back < 0, added < 0);
+  pthread_mutex_unlock(&vp->fleet_lock);
+  if (back == 1)
+    vq_dispatch_notif(&o->back, cdtime());
+
+  for (size_t k = 0; k < o->notifs_num; k++)
+    vq_dispatch_notif(&o->notifs[k], time);
+  /* Lists that share their meta share one meta_data_t. */
+  meta_data_t *md = NULL;
+  for (size_t k = 0; k < o->lists_num; k++) {
+    const vq_out_values_t *l = &o->lists[k];
+    if (k == 0 || l->meta.items != o->lists[k - 1].meta.items) {
       meta_data_destroy(md);
-      md = vq_meta_for(m, false);
+      md = vq_meta_data(&l->meta);
     }
-    vq_dispatch(s.id.host, s.id.plugin_instance, s.lists[k].type,
-                s.id.type_instance, s.lists[k].values, time,
-                vq_conf.report_interval, md);
+    vq_dispatch(l->id.host, l->id.plugin_instance, l->type, l->id.type_instance,
+                l->values, time, vp->conf.report_interval, md);
   }
   meta_data_destroy(md);
   return VQ_OK;
 }
 
 static void *vq_work_main(void *arg) {
-  (void)arg;
+  vq_plugin_t *vp = arg;
   vq_parser_t *parser = vq_parser_create();
   vq_sources_t *sources = vq_sources_create(65536, 0, 1);
   if (parser == NULL || sources == NULL) {
@@ -732,26 +730,30 @@ static void *vq_work_main(void *arg) {
     vq_sources_destroy(sources);
     return NULL;
   }
+  vq_output_t out = VQ_OUTPUT_INIT;
   vq_datagram_t *batch[VQ_BATCH];
   for (;;) {
-    size_t n = vq_queue_pop(vq_queue, batch, VQ_BATCH, 1000);
-    if (n == 0 && atomic_load(&vq_stopping))
+    size_t n = vq_queue_pop(vp->queue, batch, VQ_BATCH, 1000);
+    if (n == 0 && atomic_load(&vp->stopping))
       break;
     for (size_t i = 0; i < n; i++) {
       vq_datagram_t *d = batch[i];
       vq_message_t m;
       vq_reason_t r = vq_parse(parser, d->data, d->len, &m);
       if (r == VQ_OK) {
-        r = vq_handle(&m, DOUBLE_TO_CDTIME_T(d->received));
+        r = vq_handle(vp, &out, &m, (const struct sockaddr *)&d->from,
+                      DOUBLE_TO_CDTIME_T(d->received));
         if (r == VQ_OK)
-          atomic_fetch_add(&vq_stats.accepted[m.type], 1);
+          atomic_fetch_add(&vp->stats.accepted[m.type], 1);
         vq_message_clear(&m);
       }
       if (r != VQ_OK)
-        vq_reject(sources, (struct sockaddr *)&d->from, d->received, r, d->len);
+        vq_reject(vp, sources, (struct sockaddr *)&d->from, d->received, r,
+                  d->len);
       free(d);
     }
   }
+  vq_output_free(&out);
   vq_parser_destroy(parser);
   vq_sources_destroy(sources);
   return NULL;
@@ -768,6 +770,7 @@ typedef struct {
 } vq_stale_note_t;
 
 typedef struct {
+  vq_plugin_t *vp;
   cdtime_t now, interval;
   vq_stale_note_t *stale;
   size_t stale_num, stale_cap;
@@ -791,66 +794,74 @@ static void vq_read_site(void *ctx, const char *host, size_t factories,
                          size_t stale) {
   vq_read_ctx_t *rc = ctx;
   double v[2] = {(double)factories, (double)stale};
-  vq_dispatch(host, "", VQ_TYPE_SITE, "", v, rc->now, rc->interval, NULL);
+  vq_dispatch(host, "", vq_type(VQ_TYPE_SITE), "", v, rc->now, rc->interval,
+              NULL);
 }
 
 static void vq_read_finished(void *ctx, const vq_finished_total_t *t) {
   vq_read_ctx_t *rc = ctx;
   double v[4] = {(double)t->machines, t->cpu_seconds, t->wall_seconds,
                  t->hs06_seconds};
-  vq_dispatch(t->host, t->plugin_instance, VQ_TYPE_FINISHED, t->type_instance,
-              v, rc->now, rc->interval, NULL);
+  vq_dispatch(t->host, t->plugin_instance, vq_type(VQ_TYPE_FINISHED),
+              t->type_instance, v, rc->now, rc->interval, NULL);
 }
 
 /* Dispatches the receiver's own counters under collectd's host name. */
 static void vq_read_stats(const vq_read_ctx_t *rc) {
+  vq_plugin_t *vp = rc->vp;
   uint64_t accepted = 0, rejected = 0, drops = 0;
   for (int i = 0; i < VQ_MSG_TYPE_COUNT; i++) {
-    uint64_t a = atomic_load(&vq_stats.accepted[i]);
+    uint64_t a = atomic_load(&vp->stats.accepted[i]);
     double v = (double)a;
     accepted += a;
-    vq_dispatch(hostname_g, "", VQ_TYPE_ACCEPTED, vq_msg_type_name(i), &v,
-                rc->now, rc->interval, NULL);
+    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_ACCEPTED), vq_msg_type_name(i),
+                &v, rc->now, rc->interval, NULL);
   }
   for (int i = 1; i < VQ_REASON_COUNT; i++) {
-    uint64_t r = atomic_load(&vq_stats.rejected[i]);
+    uint64_t r = atomic_load(&vp->stats.rejected[i]);
     double v = (double)r;
     rejected += r;
-    vq_dispatch(hostname_g, "", VQ_TYPE_REJECTED, vq_reason_name(i), &v,
-                rc->now, rc->interval, NULL);
+    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_REJECTED), vq_reason_name(i),
+                &v, rc->now, rc->interval, NULL);
   }
-  for (size_t i = 0; i < vq_sockets_num; i++)
-    drops += atomic_load(&vq_sockets[i].kernel_drops);
-  double s[5] = {(double)atomic_load(&vq_stats.received), (double)accepted,
+  for (size_t i = 0; i < vp->sockets_num; i++)
+    drops += atomic_load(&vp->sockets[i].kernel_drops);
+  double s[5] = {(double)atomic_load(&vp->stats.received), (double)accepted,
                  (double)rejected, (double)drops,
-                 (double)atomic_load(&vq_stats.queue_drops)};
-  vq_dispatch(hostname_g, "", VQ_TYPE_STATS, "", s, rc->now, rc->interval,
-              NULL);
-  double q = (double)vq_queue_length(vq_queue);
-  vq_dispatch(hostname_g, "", VQ_TYPE_QUEUE, "", &q, rc->now, rc->interval,
-              NULL);
+                 (double)atomic_load(&vp->stats.queue_drops)};
+  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_STATS), "", s, rc->now,
+              rc->interval, NULL);
+  double q = (double)vq_queue_length(vp->queue);
+  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_QUEUE), "", &q, rc->now,
+              rc->interval, NULL);
 }
 
-static int vq_read(void) {
-  if (vq_queue == NULL)
+static int vq_read(user_data_t *ud) {
+  vq_plugin_t *vp = ud->data;
+  if (vp->queue == NULL)
     return -1;
-  vq_read_ctx_t rc = {.now = cdtime(), .interval = plugin_get_interval()};
+  vq_read_ctx_t rc = {
+      .vp = vp, .now = cdtime(), .interval = plugin_get_interval()};
   vq_read_stats(&rc);
-  pthread_mutex_lock(&vq_fleet_lock);
-  vq_fleet_check_stale(vq_fleet, CDTIME_T_TO_DOUBLE(rc.now),
-                       vq_conf.stale_timeout, vq_read_stale, &rc);
-  vq_fleet_foreach_site(vq_fleet, vq_read_site, &rc);
-  vq_fleet_foreach_finished(vq_fleet, vq_read_finished, &rc);
-  pthread_mutex_unlock(&vq_fleet_lock);
-  for (size_t i = 0; i < rc.stale_num; i++)
-    vq_notify_factory(rc.stale[i].factory, NOTIF_FAILURE, rc.stale[i].silent);
+  pthread_mutex_lock(&vp->fleet_lock);
+  vq_fleet_check_stale(vp->fleet, CDTIME_T_TO_DOUBLE(rc.now),
+                       vp->conf.stale_timeout, vq_read_stale, &rc);
+  vq_fleet_foreach_site(vp->fleet, vq_read_site, &rc);
+  vq_fleet_foreach_finished(vp->fleet, vq_read_finished, &rc);
+  pthread_mutex_unlock(&vp->fleet_lock);
+  vq_output_t out = VQ_OUTPUT_INIT;
+  for (size_t i = 0; i < rc.stale_num; i++) {
+    const vq_factory_t *f = rc.stale[i].factory;
+    if (vq_output_stale(&out, f->host, f->plugin_instance, f->site, f->space,
+                        f->factory, rc.stale[i].silent) == 0)
+      vq_dispatch_notif(&out.notifs[0], rc.now);
+  }
+  vq_output_free(&out);
   free(rc.stale);
   return 0;
 }
 
 /* ---- life cycle --------------------------------------------------------- */
-
-static vq_recv_ctx_t *vq_recv_ctx;
 
 static void vq_recv_ctx_free(vq_recv_ctx_t *ctx) {
   if (ctx == NULL)
@@ -861,83 +872,94 @@ static void vq_recv_ctx_free(vq_recv_ctx_t *ctx) {
 }
 
 static int vq_init(void) {
-  if (vq_threads_running)
-    return 0;
-  vq_log_interval = plugin_get_interval();
-  if (vq_open_sockets() != 0)
+  vq_plugin_t *vp = vq_instance_get();
+  if (vp == NULL)
     return -1;
-  vq_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  vq_queue = vq_queue_create(vq_conf.queue_length);
-  vq_fleet = vq_fleet_create();
-  vq_recv_ctx = calloc(1, sizeof(*vq_recv_ctx));
-  if (vq_recv_ctx != NULL) {
-    vq_recv_ctx->buf = malloc(VQ_BATCH * vq_conf.max_datagram);
-    vq_recv_ctx->sources =
-        vq_sources_create(65536, vq_conf.rate, vq_conf.burst);
+  if (vp->threads_running)
+    return 0;
+  vp->log_interval = plugin_get_interval();
+  if (vq_open_sockets(vp) != 0)
+    return -1;
+  vp->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  vp->queue = vq_queue_create(vp->conf.queue_length);
+  vp->fleet = vq_fleet_create();
+  vp->recv_ctx = calloc(1, sizeof(*vp->recv_ctx));
+  if (vp->recv_ctx != NULL) {
+    vp->recv_ctx->vp = vp;
+    vp->recv_ctx->buf = malloc(VQ_BATCH * vp->conf.max_datagram);
+    vp->recv_ctx->sources =
+        vq_sources_create(65536, vp->conf.rate, vp->conf.burst);
   }
-  if (vq_wake_fd < 0 || vq_queue == NULL || vq_fleet == NULL ||
-      vq_recv_ctx == NULL || vq_recv_ctx->buf == NULL ||
-      vq_recv_ctx->sources == NULL) {
+  if (vp->wake_fd < 0 || vp->queue == NULL || vp->fleet == NULL ||
+      vp->recv_ctx == NULL || vp->recv_ctx->buf == NULL ||
+      vp->recv_ctx->sources == NULL) {
     ERROR(VQ_PLUGIN " plugin: out of memory or file descriptors at start.");
     return -1;
   }
-  if (plugin_thread_create(&vq_work_thread, vq_work_main, NULL,
+  if (plugin_thread_create(&vp->work_thread, vq_work_main, vp,
                            "vacquery work") != 0) {
     ERROR(VQ_PLUGIN " plugin: cannot start the worker thread: %s", STRERRNO);
     return -1;
   }
-  if (plugin_thread_create(&vq_recv_thread, vq_recv_main, vq_recv_ctx,
+  if (plugin_thread_create(&vp->recv_thread, vq_recv_main, vp->recv_ctx,
                            "vacquery recv") != 0) {
     ERROR(VQ_PLUGIN " plugin: cannot start the receive thread: %s", STRERRNO);
-    atomic_store(&vq_stopping, true);
-    vq_queue_close(vq_queue);
-    pthread_join(vq_work_thread, NULL);
+    atomic_store(&vp->stopping, true);
+    vq_queue_close(vp->queue);
+    pthread_join(vp->work_thread, NULL);
     return -1;
   }
-  vq_threads_running = true;
-  return 0;
+  vp->threads_running = true;
+  /* The read callback gets the instance as its user_data (not freed by
+   * collectd: vq_shutdown frees the instance). */
+  user_data_t ud = {.data = vp, .free_func = NULL};
+  return plugin_register_complex_read(NULL, VQ_PLUGIN, vq_read, 0, &ud);
 }
 
 static int vq_shutdown(void) {
-  atomic_store(&vq_stopping, true);
-  if (vq_threads_running) {
+  vq_plugin_t *vp = vq_instance;
+  if (vp == NULL)
+    return 0;
+  atomic_store(&vp->stopping, true);
+  if (vp->threads_running) {
     uint64_t one = 1;
-    if (write(vq_wake_fd, &one, sizeof(one)) < 0)
+    if (write(vp->wake_fd, &one, sizeof(one)) < 0)
       WARNING(VQ_PLUGIN " plugin: waking the receive thread: %s", STRERRNO);
-    pthread_join(vq_recv_thread, NULL);
-    vq_queue_close(vq_queue);
-    pthread_join(vq_work_thread, NULL);
-    vq_threads_running = false;
+    pthread_join(vp->recv_thread, NULL);
+    vq_queue_close(vp->queue);
+    pthread_join(vp->work_thread, NULL);
+    vp->threads_running = false;
   }
-  for (size_t i = 0; i < vq_sockets_num; i++)
-    close(vq_sockets[i].fd);
-  vq_sockets_num = 0;
-  if (vq_wake_fd >= 0)
-    close(vq_wake_fd);
-  vq_wake_fd = -1;
-  vq_queue_destroy(vq_queue);
-  vq_queue = NULL;
-  vq_fleet_destroy(vq_fleet);
-  vq_fleet = NULL;
-  vq_recv_ctx_free(vq_recv_ctx);
-  vq_recv_ctx = NULL;
-  for (size_t i = 0; i < vq_conf.listen_num; i++) {
-    free(vq_conf.listen[i].node);
-    free(vq_conf.listen[i].service);
+  for (size_t i = 0; i < vp->sockets_num; i++)
+    close(vp->sockets[i].fd);
+  vp->sockets_num = 0;
+  if (vp->wake_fd >= 0)
+    close(vp->wake_fd);
+  vp->wake_fd = -1;
+  vq_queue_destroy(vp->queue);
+  vp->queue = NULL;
+  vq_fleet_destroy(vp->fleet);
+  vp->fleet = NULL;
+  vq_recv_ctx_free(vp->recv_ctx);
+  vp->recv_ctx = NULL;
+  for (size_t i = 0; i < vp->conf.listen_num; i++) {
+    free(vp->conf.listen[i].node);
+    free(vp->conf.listen[i].service);
   }
-  free(vq_conf.listen);
-  vq_conf.listen = NULL;
-  vq_conf.listen_num = 0;
-  for (size_t i = 0; i < vq_conf.cookies_num; i++) {
-    free((char *)vq_conf.cookies[i].site);
-    free((char *)vq_conf.cookies[i].cookie);
+  free(vp->conf.listen);
+  vp->conf.listen = NULL;
+  vp->conf.listen_num = 0;
+  for (size_t i = 0; i < vp->conf.cookies_num; i++) {
+    free((char *)vp->conf.cookies[i].site);
+    free((char *)vp->conf.cookies[i].cookie);
   }
-  free(vq_conf.cookies);
-  vq_conf.cookies = NULL;
-  vq_conf.cookies_num = 0;
-  free(vq_conf.allow);
-  vq_conf.allow = NULL;
-  vq_conf.allow_num = 0;
+  free(vp->conf.cookies);
+  vp->conf.cookies = NULL;
+  vp->conf.cookies_num = 0;
+  free(vp->conf.allow);
+  pthread_mutex_destroy(&vp->fleet_lock);
+  free(vp);
+  vq_instance = NULL;
   return 0;
 }
 
@@ -963,6 +985,5 @@ void module_register(void) {
   vq_register_types();
   plugin_register_complex_config(VQ_PLUGIN, vq_config);
   plugin_register_init(VQ_PLUGIN, vq_init);
-  plugin_register_read(VQ_PLUGIN, vq_read);
   plugin_register_shutdown(VQ_PLUGIN, vq_shutdown);
 }

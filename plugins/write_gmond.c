@@ -44,6 +44,7 @@
 
 #include <ganglia.h>
 
+#include "common/cm_key.h"
 #include "common/cm_option.h"
 #include "ganglia/gm_metric.h"
 #include "ganglia/gm_route.h"
@@ -125,14 +126,12 @@ static int gm_add_strings(oconfig_item_t *ci, char ***list, size_t *num) {
       ERROR(GM_PLUGIN " plugin: %s takes strings", ci->key);
       return -1;
     }
-    char **n = realloc(*list, (*num + 1) * sizeof(**list));
-    if (n == NULL || (n[*num] = strdup(ci->values[i].value.string)) == NULL) {
-      if (n != NULL)
-        *list = n;
+    size_t cap = *num; /* the list is exactly as long as it is full */
+    if (cm_vec_reserve((void **)list, &cap, *num + 1, sizeof(**list)) != 0 ||
+        ((*list)[*num] = strdup(ci->values[i].value.string)) == NULL) {
       ERROR(GM_PLUGIN " plugin: %s: out of memory", ci->key);
       return -1;
     }
-    *list = n;
     (*num)++;
   }
   return 0;

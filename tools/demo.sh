@@ -52,6 +52,7 @@ if [ "$graphite" != no ]; then
   "$py" "$top/tests/e2e/graphite_stack.py" serve "$out/graphite/stack" \
     --schemas "$out/graphite/schemas.conf" \
     --aggregation "$top/etc/carbon/storage-aggregation.conf" \
+    --graphite-web-fix \
     --env-file "$out/graphite/env" >"$out/graphite/stack.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 150); do [ -f "$out/graphite/env" ] && break; sleep 0.2; done

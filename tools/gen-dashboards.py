@@ -22,25 +22,43 @@ write_graphite drop-in (etc/collectd.d/vacquery_graphite.conf):
 
 VacMon's arithmetic (docs/protocol.md section 11): each sender series is averaged
 over a bucket, then the group is the sum of those averages. Here:
-summarize(<leaf>, '$bucket', 'avg', true), then groupByNode(..., 'sum').
-Standard library only; the output is deterministic (sorted keys, no dates).
+summarize(<leaf>, '$bucket', 'avg', true), then groupByNode(..., 'sum'), where
+$bucket is an interval variable whose `auto` follows the time range (20
+buckets, at least 5 minutes). Grafana dashboards take their datasource from
+the `datasource` variable (import input DS_GRAPHITE); the tables are built
+from series named `<row>=<name> metric=<column>` by the panels'
+transformations. Standard library only; the output is deterministic (sorted
+keys, no dates).
 """
 
 import json
 import os
+import re
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRAFANA_DIR = os.path.join(TOP, "graphs", "grafana", "dashboards")
 GRAPHITE_DIR = os.path.join(TOP, "graphs", "graphite", "dashboards")
-DS_UID = "vacmon-graphite"  # the provisioned datasource (graphs/grafana/datasource.yaml)
+# Every panel, target and query variable uses the `datasource` variable; its
+# saved value is the import input ${DS_GRAPHITE} (the UI import replaces it
+# with the chosen datasource's uid) and its saved text the name of the
+# provisioned datasource (graphs/grafana/provisioning/datasource.yaml), which
+# is what Grafana matches when file provisioning leaves ${DS_GRAPHITE} as is.
+DS = {"type": "graphite", "uid": "${datasource}"}
+DS_INPUT = "DS_GRAPHITE"
+DS_PROVISIONED_NAME = "VacMon Graphite"
+MIN_GRAFANA = "10.4"  # schemaVersion 39, table cellOptions, quick_ranges ignored before 11
 
-# VacMon's time presets (VacMon's page header) and their bucket widths.
+# VacMon's time presets (VacMon's page header) and their bucket widths
+# (20 buckets, at least 5 minutes), offered as fixed choices of the Grafana
+# `bucket` interval variable beside `auto`, which follows the time range.
 PRESETS = [("1h", "Hour", "5min"), ("2h", "2hr", "6min"), ("4h", "4hr", "12min"),
            ("1d", "Day", "72min"), ("1w", "Week", "504min"), ("4w", "4week", "2016min"),
            ("1y", "Year", "26280min")]
 GRAPHITE_WEB_BUCKET = "5min"  # graphite-web dashboards have no variables
 STALE_SECONDS = 3600          # VacMon's "Last message" highlight
+BUCKET_AUTO_COUNT = 20        # VacMon: 20 buckets per range ...
+BUCKET_AUTO_MIN = "5m"        # ... never shorter than 5 minutes
 
 # Nodes of the paths above.
 N_SITE, N_SPACE, N_FACTORY, N_VO, N_MT, N_OUTCOME = 1, 3, 4, 6, 7, 8
@@ -132,24 +150,28 @@ def age(level, name_nodes):
                                     ",".join(str(n) for n in name_nodes))
 
 
-def last(level, ds, name_nodes, scale=None):
-    e = "aliasByNode(%s,%s)" % (fac(level, ds), ",".join(str(n) for n in name_nodes))
-    return "scale(%s,%s)" % (e, scale) if scale else e
+def last(level, ds, name_nodes):
+    """Each factory's series of one field, named by the given nodes."""
+    return "aliasByNode(%s,%s)" % (fac(level, ds), ",".join(str(n) for n in name_nodes))
 
 
 # ---- panels -----------------------------------------------------------------------
 
-def T(expr, overlay=False, label=None):
-    return {"expr": expr, "overlay": overlay, "label": label}
+def T(expr, overlay=False, label=None, gw=True, plain=None):
+    """A target; gw: also on the graphite-web dashboards, where a table
+    column is drawn as `plain` (the series named by factory only)."""
+    if overlay and label is None:  # alias(..., '<name>'): the series' name
+        label = re.search(r",'([^']*)'\)$", expr).group(1)
+    return {"expr": expr, "overlay": overlay, "label": label, "gw": gw, "plain": plain or expr}
 
 
 def P(title, targets, unit="short", kind="ts", stack=True, link=None, check=None,
-      desc="", width=12, thresholds=None, bars=False):
+      desc="", width=12, thresholds=None, bars=False, matrix=None):
     """A panel. check = (summary key, field) for the end-to-end test: each
     series name is a value of that key and must equal what was sent."""
     return {"title": title, "targets": targets, "unit": unit, "kind": kind, "stack": stack,
             "link": link, "check": check, "desc": desc, "width": width,
-            "thresholds": thresholds, "bars": bars}
+            "thresholds": thresholds, "bars": bars, "matrix": matrix}
 
 
 def chart_pair(level, node, what, link, check_key, order, max_overlay=True):
@@ -222,23 +244,91 @@ def health():
     ]
 
 
+# VacMon's "Most recent update" rows that Graphite carries (all but the
+# strings daemon_version, os_issue and kernel_version), as table columns:
+# (field or "age", column key, header, unit, scale, on graphite-web).
+# Times are Unix seconds in Graphite; scaled to ms for Grafana's date unit.
+KIB_MIB = 0.0009765625
+FACTORY_COLUMNS = [
+    ("load_average", "load", "Load", "short", None, True),
+    ("running_processors", "procs", "Procs", "short", None, True),
+    ("max_processors", "max_procs", "Max procs", "short", None, True),
+    ("running_machines", "machines", "Machines", "short", None, True),
+    ("max_machines", "max_machines", "Max machines", "short", None, True),
+    ("running_hs06", "hs06", "HS06", "short", None, True),
+    ("max_hs06", "max_hs06", "Max HS06", "short", None, False),
+    ("mem_total_kb", "mem_total", "Memory total", "mbytes", KIB_MIB, False),
+    ("mem_used_kb", "mem_used", "Memory used", "mbytes", KIB_MIB, False),
+    ("swap_free_kb", "swap_free", "Swap free", "mbytes", KIB_MIB, False),
+    ("swap_used_kb", "swap_used", "Swap used", "mbytes", KIB_MIB, False),
+    ("root_disk_avail_kb", "root_disk", "Root disk free", "mbytes", KIB_MIB, False),
+    ("root_disk_avail_inodes", "root_inodes", "Root disk free inodes", "short", None, False),
+    ("daemon_disk_avail_kb", "daemon_disk", "Daemon disk free", "mbytes", KIB_MIB, False),
+    ("daemon_disk_avail_inodes", "daemon_inodes", "Daemon disk free inodes", "short", None,
+     False),
+    ("factory_heartbeat_time", "factory_hb", "Factory heartbeat", "dateTimeAsIso", 1000, False),
+    ("metadata_heartbeat_time", "metadata_hb", "Metadata heartbeat", "dateTimeAsIso", 1000,
+     False),
+    ("mjf_heartbeat_time", "mjf_hb", "MJF heartbeat", "dateTimeAsIso", 1000, False),
+    ("responder_heartbeat_time", "responder_hb", "Responder heartbeat", "dateTimeAsIso", 1000,
+     False),
+    ("boot_time", "boot", "Boot time", "dateTimeAsIso", 1000, False),
+    ("age", "age", "Last message", "s", None, True),
+]
+MT_COLUMNS = [
+    ("running_processors", "procs", "Procs", "short", None, True),
+    ("running_machines", "machines", "Machines", "short", None, True),
+    ("running_hs06", "hs06", "HS06", "short", None, True),
+]
+
+
+def kv_alias(expr, row, key):
+    """Names each series `<row>=<name> metric=<key>` (Grafana's "Key+value
+    pairs" field extractor splits it into two columns)."""
+    return "aliasSub(%s,'^(.*)$','%s=\\1 metric=%s')" % (expr, row, key)
+
+
 def factory_table(level):
-    """VacMon's "Most recent update" table as far as Graphite carries it: the
-    latest values (one row per factory and value) and the time since each
-    factory's last message, red after one hour."""
-    nodes = [N_SPACE, N_FACTORY] if level == "site" else [N_FACTORY]
-    cols = (("load_average", "Load"), ("running_processors", "Procs"),
-            ("max_processors", "Max procs"), ("running_machines", "Machines"),
-            ("max_machines", "Max machines"), ("running_hs06", "HS06"))
-    return [
-        P("Most recent update from factories",
-          [T("aliasSub(%s,'$',' %s')" % (last(level, ds, nodes), label), label=label)
-           for ds, label in cols],
-          kind="table", width=16, desc="Latest value of each factory in the range."),
-        P("Time since last message",
-          [T(age(level, nodes))], kind="table", width=8, unit="s", thresholds=STALE_SECONDS,
-          desc="Seconds since the factory's last factory_status; red after one hour."),
-    ]
+    """VacMon's "Most recent update" table, one row per factory: the latest
+    value of each field in the range (Grafana: reduce to rows, split the
+    series names into factory and column, a matrix, then column names and
+    units), and the time since the factory's last message, red after one
+    hour."""
+    targets = []
+    for ds, key, head, unit, scale, gw in FACTORY_COLUMNS:
+        if ds == "age":
+            e = age(level, [N_FACTORY])
+        elif scale:  # inside aliasByNode: the series keeps the factory's name
+            e = "aliasByNode(scale(%s,%s),%d)" % (fac(level, ds), scale, N_FACTORY)
+        else:
+            e = last(level, ds, [N_FACTORY])
+        targets.append(T(kv_alias(e, "factory", key), label=head, gw=gw, plain=e))
+    return [P("Most recent update from factories", targets, kind="matrix", width=24,
+              matrix=("factory", "Factory", FACTORY_COLUMNS),
+              link="factory" if level == "space" else None,
+              desc="One row per factory: the latest value of each field in the range "
+                   "(VacMon's table; daemon, OS and kernel versions are strings, which "
+                   "Graphite does not hold). Last message: seconds since the factory's last "
+                   "factory_status, red after one hour.")]
+
+
+def machinetype_table():
+    """VacMon's machinetypes table of the Factory view, one row per
+    machinetype (the last-shutdown columns are strings: not in Graphite)."""
+    targets = []
+    for ds, key, head, _, _, gw in MT_COLUMNS:
+        e = "aliasByNode(%s,%d)" % (mt("factory", ds), N_MT)
+        targets.append(T(kv_alias(e, "machinetype", key), label=head, gw=gw, plain=e))
+    return [P("Machinetypes on this factory (latest)", targets, kind="matrix", width=24,
+              matrix=("machinetype", "Machinetype", MT_COLUMNS),
+              desc="One row per machinetype: the latest running processors, machines and "
+                   "HS06 in the range.")]
+
+
+def by_vo(level):
+    """Running processors, machines and HS06 by VO (VacMon: at every level)."""
+    return (chart_pair(level, N_VO, "VO", None, None, "total", max_overlay=False)
+            + hs06_pair(level, N_VO, "VO", None))
 
 
 VIEWS = [
@@ -263,6 +353,7 @@ VIEWS = [
      + chart_pair("space", N_MT, "machinetype", None, "machinetype", "total")
      + hs06_pair("space", N_FACTORY, "factory", "factory")
      + hs06_pair("space", N_MT, "machinetype", None)
+     + by_vo("space")
      + factory_table("space")},
     {"uid": "vacmon-factory", "title": "VacMon: Factory", "level": "factory",
      "vars": ["site", "space", "factory", "vo"],
@@ -295,14 +386,7 @@ VIEWS = [
            [T(by(mt("factory", "running_hs06"), N_MT, "total", positive=True))]),
          P("Finished machines per hour by outcome",
            [T("sortByTotal(%s)" % finished("factory", "machines", N_OUTCOME))], bars=True),
-     ] + factory_table("factory") + [
-         P("Machinetypes on this factory (latest)",
-           [T("aliasSub(aliasByNode(%s,%d),'$',' %s')" % (mt("factory", ds), N_MT, label),
-              label=label) for ds, label in
-            (("running_processors", "processors"), ("running_machines", "machines"),
-             ("running_hs06", "HS06"))],
-           kind="table", width=24),
-     ]},
+     ] + by_vo("factory") + factory_table("factory") + machinetype_table()},
 ]
 
 LINKS = {"site": "vacmon-site", "space": "vacmon-space", "factory": "vacmon-factory"}
@@ -321,24 +405,43 @@ def variables(view):
             "$" + v if v in view["vars"] else "*" for v in ("site", "space", "factory")),
             r"/\.vacquery_mt\.([^.]+)$/"),
     }
-    out = []
+    out = [{
+        "name": "datasource", "label": "Datasource", "type": "datasource", "query": "graphite",
+        "description": "The Graphite datasource of every panel and variable.",
+        "current": {"selected": True, "text": DS_PROVISIONED_NAME, "value": "${%s}" % DS_INPUT},
+        "options": [], "refresh": 1, "regex": "", "hide": 0, "multi": False,
+        "includeAll": False,
+    }]
     for name in view["vars"]:
         query, regex = q[name]
         multi = name == "vo"
-        out.append({
+        var = {
             "name": name, "label": name.upper() if name == "vo" else name.capitalize(),
-            "type": "query", "datasource": {"type": "graphite", "uid": DS_UID},
+            "type": "query", "datasource": DS,
             "query": query, "definition": query, "regex": regex, "refresh": 2,
-            "multi": multi, "includeAll": multi, "allValue": "*" if multi else None,
-            "sort": 1, "current": {}, "options": [], "hide": 0,
-        })
+            "multi": multi, "includeAll": multi, "sort": 1, "options": [], "hide": 0,
+        }
+        if multi:
+            var["allValue"] = "*"
+            var["current"] = {"selected": True, "text": ["All"], "value": ["$__all"]}
+        out.append(var)
+    # Bucket from the range: `auto` = range / 20, at least 5 minutes, rounded
+    # by Grafana to a nearby round interval; or one of VacMon's own widths.
+    # Grafana's Graphite datasource turns '<n>m' into '<n>min' for Graphite.
+    widths = [b.replace("min", "m") for _, _, b in PRESETS]
     out.append({
-        "name": "bucket", "label": "Bucket", "type": "custom", "hide": 0,
-        "description": "VacMon's bucket for each preset: 20 buckets, at least 5 min.",
-        "query": ",".join("%s : %s" % (label, b) for _, label, b in PRESETS),
-        "options": [{"text": label, "value": b, "selected": b == "72min"}
-                    for _, label, b in PRESETS],
-        "current": {"text": "Day", "value": "72min"}, "multi": False, "includeAll": False,
+        "name": "bucket", "label": "Bucket", "type": "interval", "hide": 0,
+        "description": "auto follows the time range: %d buckets, at least %s (VacMon's rule); "
+                       "or VacMon's own bucket of a preset (%s)." % (
+                           BUCKET_AUTO_COUNT, BUCKET_AUTO_MIN,
+                           ", ".join("%s %s" % (label, w) for (_, label, _), w
+                                     in zip(PRESETS, widths))),
+        "query": ",".join(widths), "auto": True, "auto_count": BUCKET_AUTO_COUNT,
+        "auto_min": BUCKET_AUTO_MIN, "refresh": 2,
+        "options": [{"selected": True, "text": "auto", "value": "$__auto_interval_bucket"}]
+        + [{"selected": False, "text": w, "value": w} for w in widths],
+        "current": {"selected": True, "text": "auto", "value": "$__auto_interval_bucket"},
+        "multi": False, "includeAll": False,
     })
     return out
 
@@ -352,14 +455,81 @@ def drill_url(view, var):
         LINKS[var], var, q)
 
 
+def link_override(view, p):
+    """The drill-down link as an override on the series it belongs to: every
+    series name but the overlays' ("Max processors", ...; Grafana anchors
+    the pattern at both ends)."""
+    names = sorted({re.escape(t["label"]) for v in VIEWS for q in v["panels"]
+                    for t in q["targets"] if t["overlay"]})
+    rx = "(?!(%s)$).+" % "|".join(names)
+    return {"matcher": {"id": "byRegexp", "options": rx},
+            "properties": [{"id": "links", "value": [
+                {"title": "Open %s" % p["link"], "url": drill_url(view, p["link"])}]}]}
+
+
+def matrix_panel(view, p):
+    """A VacMon table from series named `<row>=<name> metric=<key>`:
+    reduce every series to its last value (one row per series), split the
+    name into the row and the metric, one row per <row> with one column per
+    metric (groupingToMatrix), then VacMon's column names, order and units."""
+    row, head, cols = p["matrix"]
+    corner = "%s\\metric" % row
+    overrides = []
+    for _, key, title, unit, _, _ in cols:
+        props = [{"id": "unit", "value": unit}]
+        if unit == "short":
+            props.append({"id": "decimals", "value": 2 if key in ("load", "hs06", "max_hs06")
+                          else 0})
+        if key == "age":
+            props += [{"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                      {"id": "thresholds", "value": {"mode": "absolute", "steps": [
+                          {"color": "transparent", "value": None},
+                          {"color": "#ffdddd", "value": STALE_SECONDS}]}}]
+        overrides.append({"matcher": {"id": "byName", "options": title}, "properties": props})
+    if p["link"]:  # overrides see the columns after organize: their final names
+        overrides.append({"matcher": {"id": "byName", "options": head}, "properties": [
+            {"id": "links", "value": [{"title": "Open %s" % p["link"], "url": drill_url(
+                view, p["link"]).replace("${__series.name}", "${__value.text}")}]}]})
+    return {
+        "type": "table",
+        "transformations": [
+            {"id": "reduce", "options": {"mode": "seriesToRows", "reducers": ["lastNotNull"],
+                                         "includeTimeField": False}},
+            {"id": "extractFields", "options": {"source": "Field", "format": "kvp",
+                                                "replace": False}},
+            {"id": "groupingToMatrix", "options": {"rowField": row, "columnField": "metric",
+                                                   "valueField": "Last *",
+                                                   "emptyValue": "null"}},
+            {"id": "organize", "options": {
+                "excludeByName": {},
+                "indexByName": dict([(corner, 0)] + [(c[1], i + 1) for i, c in
+                                                     enumerate(cols)]),
+                "renameByName": dict([(corner, head)] + [(c[1], c[2]) for c in cols])}},
+            {"id": "sortBy", "options": {"sort": [{"field": head}]}},
+        ],
+        "fieldConfig": {"defaults": {"noValue": "-",  # VacMon's missing value
+                                     "custom": {"align": "right", "inspect": False,
+                                                "cellOptions": {"type": "auto"}}},
+                        "overrides": overrides},
+        "options": {"showHeader": True, "cellHeight": "sm", "frameIndex": 0},
+    }
+
+
 def grafana_panel(view, p, pid, x, y):
-    ds = {"type": "graphite", "uid": DS_UID}
-    targets = [{"refId": chr(ord("A") + i), "target": t["expr"], "datasource": ds}
+    targets = [{"refId": chr(ord("A") + i), "target": t["expr"], "datasource": DS}
                for i, t in enumerate(p["targets"])]
-    panel = {"id": pid, "title": p["title"], "description": p["desc"], "datasource": ds,
+    panel = {"id": pid, "title": p["title"], "description": p["desc"], "datasource": DS,
              "gridPos": {"h": 9 if p["kind"] == "ts" else 10, "w": p["width"], "x": x, "y": y},
              "targets": targets}
     if p["kind"] == "ts":
+        overrides = [link_override(view, p)] if p["link"] else []
+        overrides += [{
+            "matcher": {"id": "byFrameRefID", "options": chr(ord("A") + i)},
+            "properties": [{"id": "custom.stacking", "value": {"mode": "none"}},
+                           {"id": "custom.fillOpacity", "value": 0},
+                           {"id": "custom.lineStyle",
+                            "value": {"fill": "dash", "dash": [10, 10]}}]}
+            for i, t in enumerate(p["targets"]) if t["overlay"]]
         panel.update({
             "type": "timeseries",
             "fieldConfig": {
@@ -371,40 +541,41 @@ def grafana_panel(view, p, pid, x, y):
                                "stacking": {"mode": "normal" if p["stack"] else "none",
                                             "group": "A"},
                                "spanNulls": False},
-                    "links": ([{"title": "Open %s" % p["link"], "url": drill_url(view, p["link"])}]
-                              if p["link"] else []),
                 },
-                "overrides": [{
-                    "matcher": {"id": "byFrameRefID", "options": chr(ord("A") + i)},
-                    "properties": [{"id": "custom.stacking", "value": {"mode": "none"}},
-                                   {"id": "custom.fillOpacity", "value": 0},
-                                   {"id": "custom.lineStyle",
-                                    "value": {"fill": "dash", "dash": [10, 10]}}]}
-                    for i, t in enumerate(p["targets"]) if t["overlay"]],
+                "overrides": overrides,
             },
             "options": {"legend": {"displayMode": "table", "placement": "bottom",
-                                   "calcs": ["lastNotNull", "max"]},
+                                   "showLegend": True, "calcs": ["lastNotNull", "max"]},
                         "tooltip": {"mode": "multi", "sort": "desc"}},
         })
     else:
-        steps = [{"color": "transparent", "value": None}]
-        if p["thresholds"]:
-            steps.append({"color": "#ffdddd", "value": p["thresholds"]})
-        panel.update({
-            "type": "table",
-            "transformations": [
-                {"id": "reduce", "options": {"mode": "seriesToRows", "reducers": ["lastNotNull"],
-                                             "includeTimeField": False}},
-                {"id": "sortBy", "options": {"sort": [{"field": "Field"}]}},
-            ],
-            "fieldConfig": {"defaults": {
-                "unit": p["unit"], "decimals": 2 if p["unit"] == "short" else 0,
-                "thresholds": {"mode": "absolute", "steps": steps},
-                "custom": {"cellOptions": {"type": "color-background" if p["thresholds"]
-                                           else "auto"}}}, "overrides": []},
-            "options": {"showHeader": True},
-        })
+        panel.update(matrix_panel(view, p))
     return panel
+
+
+def dash_link(title, uid, include_vars):
+    """A dashboard link (every field of the schema's DashboardLink)."""
+    return {"title": title, "type": "link", "url": "/d/" + uid, "keepTime": True,
+            "includeVars": include_vars, "icon": "dashboard", "asDropdown": False,
+            "tags": [], "targetBlank": False, "tooltip": ""}
+
+
+def description(view):
+    """The dashboard's description: what it is and the Grafana it needs."""
+    return ("%s (collectd-vacmon, VacMon's view over Graphite). Needs Grafana %s or later "
+            "and a Graphite datasource (chosen in the Datasource variable). Bucket: auto "
+            "follows the time range (%d buckets, at least %s)." % (
+                view["title"], MIN_GRAFANA, BUCKET_AUTO_COUNT, BUCKET_AUTO_MIN))
+
+
+def requires(view):
+    """__requires: what the UI import checks before it imports."""
+    kinds = sorted({"timeseries" if p["kind"] == "ts" else "table" for p in view["panels"]})
+    names = {"timeseries": "Time series", "table": "Table"}
+    return ([{"type": "grafana", "id": "grafana", "name": "Grafana",
+              "version": MIN_GRAFANA + ".0"},
+             {"type": "datasource", "id": "graphite", "name": "Graphite", "version": "1.0.0"}]
+            + [{"type": "panel", "id": k, "name": names[k], "version": ""} for k in kinds])
 
 
 def grafana(view):
@@ -415,21 +586,23 @@ def grafana(view):
         panels.append(grafana_panel(view, p, pid, x, y))
         pid += 1
         x += p["width"]
-    links = [] if view["uid"] == "vacmon-all" else [
-        {"title": "All sites", "type": "link", "url": "/d/vacmon-all", "keepTime": True,
-         "includeVars": False, "icon": "dashboard"}]
+    links = [] if view["uid"] == "vacmon-all" else [dash_link("All sites", "vacmon-all", False)]
     for v, uid in (("site", "vacmon-site"), ("space", "vacmon-space"),
                    ("factory", "vacmon-factory")):
         if uid != view["uid"]:
-            links.append({"title": v.capitalize(), "type": "link", "url": "/d/" + uid,
-                          "keepTime": True, "includeVars": True, "icon": "dashboard"})
+            links.append(dash_link(v.capitalize(), uid, True))
     return {
+        "__inputs": [{"name": DS_INPUT, "label": "Graphite", "description":
+                      "The Graphite datasource that carbon-cache fills from collectd's "
+                      "write_graphite (vac.<site>.vacquery...)",
+                      "type": "datasource", "pluginId": "graphite", "pluginName": "Graphite"}],
+        "__requires": requires(view),
         "uid": view["uid"], "title": view["title"], "id": None,
+        "description": description(view),
         "tags": ["vacmon", "collectd-vacmon"], "timezone": "utc", "editable": True,
         "graphTooltip": 1, "schemaVersion": 39, "version": 1, "refresh": "1m",
         "time": {"from": "now-1d", "to": "now"},
         "timepicker": {"refresh_intervals": ["1m", "5m", "15m"],
-                       "time_options": [k for k, _, _ in PRESETS],
                        "quick_ranges": [{"display": "Last " + label, "from": "now-" + k,
                                          "to": "now"} for k, label, _ in PRESETS]},
         "templating": {"list": variables(view)},
@@ -461,17 +634,17 @@ def graphite_web(view):
     graphs = []
     panels = []
     for p in view["panels"]:  # a table: one graph per column (legends stay short)
-        if p["kind"] == "table" and len(p["targets"]) > 1:
-            panels += [dict(p, title="%s: %s" % (p["title"], t["label"] or i + 1), targets=[t])
-                       for i, t in enumerate(p["targets"])]
+        if p["kind"] == "matrix":
+            panels += [dict(p, title="%s: %s" % (p["title"], t["label"]), targets=[t])
+                       for t in p["targets"] if t["gw"]]
         else:
             panels.append(p)
     for i, p in enumerate(panels):
         params = {"title": p["title"], "target": [], "areaMode": "none", "yMin": 0,
                   "lineWidth": 2, "hideLegend": "false"}
         for t in p["targets"]:
-            e = graphite_expr(t["expr"], subst)
-            if p["kind"] == "table":
+            e = graphite_expr(t["plain"] if p["kind"] == "matrix" else t["expr"], subst)
+            if p["kind"] == "matrix":
                 e = "legendValue(%s,'last')" % e
             elif t["overlay"]:  # a plain dashed line over the stack, its name kept
                 e = "aliasSub(dashed(%s),'^dashed\\((.*), [0-9.]+\\)$','\\1')" % e

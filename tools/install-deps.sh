@@ -13,8 +13,14 @@ pkgs=(
   libganglia1-dev libtirpc-dev ganglia-monitor gmetad rrdtool  # write_gmond, its e2e daemons
   graphite-carbon graphite-web python3-django            # carbon-cache + graphite-web
   carbon-c-relay                                         # Graphite cluster e2e (relay)
+  debhelper dpkg-dev fakeroot lintian                    # tests/pkg/deb_test.sh: .debs, lintian
+  perl man-db groff-base                                 # pod2man, podchecker, man -l (man pages)
+  python3-yaml                                           # Grafana alert rules test
+  chromium chromium-driver python3-selenium              # browser test (tests/browser)
 )
 missing=()
+# node and npm for the Grafana schema test (any install providing them will do)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

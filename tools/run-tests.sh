@@ -8,6 +8,8 @@
 #   3. the unit tests under valgrind (memcheck, leaks are errors),
 #   4. the libFuzzer target on the parser for FUZZ_SECONDS (default 60),
 #   5. `make distcheck` (skip with DISTCHECK=no).
+#   6. tests/pkg/deb_test.sh: the Debian packages built, installed, run
+#      with the stock collectd.conf, purged (skip with DEB=no).
 # Builds go to _build*/ beside the sources; the source tree stays clean.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -84,6 +86,10 @@ step "unit tests under valgrind" valgrind_units
 step "fuzz the parser (${FUZZ_SECONDS:-60} s)" fuzz
 if [ "${DISTCHECK:-yes}" != no ]; then
   step "make distcheck" distcheck
+fi
+# Build the .debs, install them, stock collectd.conf, purge (root; skip with DEB=no).
+if [ "${DEB:-yes}" != no ]; then
+  step "debian packages (build, install, stock collectd, purge)" tests/pkg/deb_test.sh
 fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

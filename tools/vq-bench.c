@@ -14,7 +14,11 @@
  */
 #include "vacquery/vq_fleet.h"
 #include "vacquery/vq_message.h"
+#include "vacquery/vq_output.h"
 #include "vacquery/vq_sample.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <json-c/json.h>
 
@@ -59,20 +63,25 @@ static double vb_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The worker's per-message path: parse, normalise, map. Returns 1 when the
+/* The worker's per-message path: parse, normalise, and everything the
+ * message becomes (vq_output_build: value lists with their meta,
+ * notifications, fleet updates; the output reused as the worker does),
+ * with the plugin's defaults and a source address. Returns 1 when the
  * message was accepted. */
+static vq_output_t vb_out = VQ_OUTPUT_INIT;
 static int vb_ours(vq_parser_t *p, const vb_msg_t *msg) {
+  static const vq_output_conf_t conf = {.fizzle_seconds = 600,
+                                        .finished_notifications = true};
+  struct sockaddr_in from = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(0xc000020a)};
   vq_message_t m;
   if (vq_parse(p, msg->data, msg->len, &m) != VQ_OK)
     return 0;
-  vq_sample_t s;
-  vq_finished_t fin;
-  if (m.type == VQ_MSG_MACHINE)
-    vq_finished_from_message(&m, 600, &s.id, &fin);
-  else
-    vq_sample_from_message(&m, &s);
+  vq_reason_t r;
+  int built =
+      vq_output_build(&vb_out, &conf, &m, (struct sockaddr *)&from, &r) == 0;
   vq_message_clear(&m);
-  return 1;
+  return built && r == VQ_OK;
 }
 
 /* Bare json-c with a reused tokener: the floor any json-c parser pays. */
@@ -141,6 +150,7 @@ int main(int argc, char **argv) {
   printf("mode %s messages %ld ok %ld seconds %.3f per_second %.0f\n", argv[1],
          total, ok, dt, dt > 0 ? (double)total / dt : 0.0);
   json_tokener_free(tok);
+  vq_output_free(&vb_out);
   vq_parser_destroy(p);
   for (int i = 0; i < nmsg; i++)
     free(msgs[i].data);

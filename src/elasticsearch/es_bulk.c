@@ -51,7 +51,7 @@ static const char *es_action_index(const char *line, size_t len,
     return NULL;
   json_object *o = json_tokener_parse_ex(tok, line, (int)len);
   if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-      tok->char_offset != (int)len) {
+      json_tokener_get_parse_end(tok) != len) {
     json_object_put(o);
     json_tokener_free(tok);
     return NULL;
@@ -156,7 +156,7 @@ int es_bulk_parse(const char *body, size_t len, size_t n, es_result_t *res) {
     return -1;
   json_object *root = json_tokener_parse_ex(tok, body, (int)len);
   enum json_tokener_error err = json_tokener_get_error(tok);
-  size_t end = root != NULL ? (size_t)tok->char_offset : 0;
+  size_t end = root != NULL ? json_tokener_get_parse_end(tok) : 0;
   json_tokener_free(tok);
   while (end < len && strchr(" \t\r\n", body[end]) != NULL && body[end])
     end++;

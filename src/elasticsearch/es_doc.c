@@ -10,7 +10,10 @@
 #include <strings.h>
 #include <time.h>
 
-__extension__ typedef unsigned __int128 es_u128_t;
+/* A 128-bit unsigned number as two halves (portable C11, no __int128). */
+typedef struct {
+  uint64_t hi, lo;
+} es_u128_t;
 
 static const char *const es_kind_names[] = {"metrics", "events"};
 
@@ -84,13 +87,24 @@ int es_timestamp(char *buf, size_t size, uint64_t time_ns) {
   return 0;
 }
 
+/* Returns h times the FNV-128 prime 2^88 + 0x13B, modulo 2^128: h * 0x13B
+ * (the low half's product carried into the high half) plus h << 88. */
+static es_u128_t es_fnv_mul(es_u128_t h) {
+  const uint64_t p = 0x13B;
+  uint64_t a = (h.lo & 0xffffffffu) * p, b = (h.lo >> 32) * p;
+  uint64_t mid = (a >> 32) + (b & 0xffffffffu);
+  es_u128_t r;
+  r.lo = (a & 0xffffffffu) | (mid << 32);
+  r.hi = h.hi * p + (b >> 32) + (mid >> 32) + (h.lo << 24);
+  return r;
+}
+
 /* Feeds n bytes into the FNV-1a 128 state h and returns the new state. */
 static es_u128_t es_fnv(es_u128_t h, const void *p, size_t n) {
-  const es_u128_t prime = ((es_u128_t)1 << 88) + 0x13B;
   const unsigned char *s = p;
   for (size_t i = 0; i < n; i++) {
-    h ^= s[i];
-    h *= prime;
+    h.lo ^= s[i];
+    h = es_fnv_mul(h);
   }
   return h;
 }
@@ -104,7 +118,7 @@ static es_u128_t es_fnv_str(es_u128_t h, const char *s) {
 
 void es_doc_id(char out[ES_ID_LEN + 1], const es_ident_t *id, uint64_t time_ns,
                const char *message) {
-  es_u128_t h = ((es_u128_t)0x6c62272e07bb0142u << 64) | 0x62b821756295c58du;
+  es_u128_t h = {0x6c62272e07bb0142u, 0x62b821756295c58du};
   h = es_fnv_str(h, id->host);
   h = es_fnv_str(h, id->plugin);
   h = es_fnv_str(h, id->plugin_instance);
@@ -117,8 +131,11 @@ void es_doc_id(char out[ES_ID_LEN + 1], const es_ident_t *id, uint64_t time_ns,
   if (message != NULL)
     h = es_fnv_str(h, message);
   static const char hex[] = "0123456789abcdef";
-  for (int i = 0; i < ES_ID_LEN; i++)
-    out[i] = hex[(unsigned)(h >> (4 * (ES_ID_LEN - 1 - i))) & 0xF];
+  for (int i = 0; i < ES_ID_LEN; i++) {
+    int shift = 4 * (ES_ID_LEN - 1 - i);
+    uint64_t half = shift >= 64 ? h.hi >> (shift - 64) : h.lo >> shift;
+    out[i] = hex[half & 0xF];
+  }
   out[ES_ID_LEN] = '\0';
 }
 

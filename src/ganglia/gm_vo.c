@@ -5,6 +5,7 @@
 #include "gm_vo.h"
 
 #include "common/cm_htab.h"
+#include "common/cm_key.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,16 +58,11 @@ void gm_vo_destroy(gm_vo_t *t) {
 }
 
 /* Returns a new entry for the key of site, pi and ti, or NULL. */
-static gm_vo_entry_t *gm_vo_entry_new(const char *site, const char *pi,
+static gm_vo_entry_t *gm_vo_entry_new(const char *key, size_t len,
                                       const char *ti, const char *dot) {
-  size_t sl = strlen(site), pl = strlen(pi), tl = strlen(ti);
-  size_t len = sl + 1 + pl + 1 + tl;
-  gm_vo_entry_t *e = calloc(1, sizeof(*e) + len + 1);
+  gm_vo_entry_t *e = cm_key_entry_new(sizeof(*e), key, len);
   if (e == NULL)
     return NULL;
-  memcpy(e->key, site, sl + 1);
-  memcpy(e->key + sl + 1, pi, pl + 1);
-  memcpy(e->key + sl + 1 + pl + 1, ti, tl + 1);
   e->key_len = len;
   e->site = e->key;
   e->vo_buf = strndup(ti, (size_t)(dot - ti));
@@ -87,17 +83,14 @@ int gm_vo_update(gm_vo_t *t, const char *site, size_t route,
       dot == type_instance)
     return -1;
   char key[3 * 128];
-  size_t sl = strlen(site), pl = strlen(plugin_instance),
-         tl = strlen(type_instance);
-  if (sl + pl + tl + 3 > sizeof(key))
+  const char *parts[3] = {site, plugin_instance, type_instance};
+  long kl = cm_key_join(key, sizeof(key), parts, NULL, 3, '\0');
+  if (kl < 0)
     return -1;
-  memcpy(key, site, sl + 1);
-  memcpy(key + sl + 1, plugin_instance, pl + 1);
-  memcpy(key + sl + 1 + pl + 1, type_instance, tl + 1);
-  size_t len = sl + 1 + pl + 1 + tl;
+  size_t len = (size_t)kl;
   gm_vo_entry_t *e = cm_htab_get(t->entries, key, len);
   if (e == NULL) {
-    e = gm_vo_entry_new(site, plugin_instance, type_instance, dot);
+    e = gm_vo_entry_new(key, len, type_instance, dot);
     if (e == NULL)
       return -1;
     if (cm_htab_put(t->entries, e->key, e->key_len, e) != 0) {
@@ -123,17 +116,15 @@ long gm_vo_totals(const gm_vo_t *t, double now, double timeout,
   while ((e = cm_htab_next(t->entries, &iter)) != NULL) {
     if (now - e->last > timeout)
       continue;
-    size_t sl = strlen(e->site), vl = strlen(e->vo), len = sl + 1 + vl;
     char key[2 * 128 + 2];
-    if (len + 1 > sizeof(key))
+    const char *parts[2] = {e->site, e->vo};
+    long kl = cm_key_join(key, sizeof(key), parts, NULL, 2, '\0');
+    if (kl < 0)
       continue; /* cannot happen: both fit collectd's fields */
-    memcpy(key, e->site, sl + 1);
-    memcpy(key + sl + 1, e->vo, vl + 1);
+    size_t len = (size_t)kl, sl = strlen(e->site);
     gm_vo_sum_t *s = cm_htab_get(sums, key, len);
     if (s == NULL) {
-      s = calloc(1, sizeof(*s) + len + 1);
-      if (s != NULL)
-        memcpy(s->key, key, len + 1); /* before put: the table hashes it */
+      s = cm_key_entry_new(sizeof(*s), key, len); /* keyed before put */
       if (s == NULL || cm_htab_put(sums, s->key, len, s) != 0) {
         free(s);
         cm_htab_destroy(sums, free);

@@ -480,6 +480,31 @@ def delta(after, before):
 
 # ---- helpers for expectations --------------------------------------------------
 
+# The data sets the plugin dispatches, written out here (not read from the
+# shipped types.db, which is compared with this table below).
+VQ_TYPES = {
+    "vacquery_factory": ["running_processors", "running_machines", "running_hs06",
+                         "load_average"],
+    "vacquery_capacity": ["max_processors", "max_machines", "max_hs06", "boot_time"],
+    "vacquery_memory": ["mem_used_kb", "mem_total_kb", "swap_used_kb", "swap_free_kb"],
+    "vacquery_disk": ["root_disk_avail_kb", "root_disk_avail_inodes",
+                      "daemon_disk_avail_kb", "daemon_disk_avail_inodes"],
+    "vacquery_heartbeat": ["factory_heartbeat_time", "responder_heartbeat_time",
+                           "mjf_heartbeat_time", "metadata_heartbeat_time"],
+    "vacquery_mt": ["running_processors", "running_machines", "running_hs06"],
+    "vacquery_mt_limits": ["max_processors", "max_wallclock_seconds",
+                           "bytes_per_processor"],
+    "vacquery_mt_info": ["num_before_fizzle", "num_machinetypes"],
+    "vacquery_finished": ["machines", "cpu_seconds", "wall_seconds", "hs06_seconds"],
+    "vacquery_site": ["factories", "stale_factories"],
+    "vacquery_stats": ["received", "accepted", "rejected", "kernel_drops",
+                       "queue_drops"],
+    "vacquery_accepted": ["value"],
+    "vacquery_rejected": ["value"],
+    "vacquery_queue": ["length"],
+}
+
+
 def read_types_db(path):
     types = {}
     with open(path) as f:
@@ -557,7 +582,7 @@ class E2E:
         self.tmp = tmp
         self.store = Store()
         self.sent_main = 0
-        self.vq_types = read_types_db(VQ_TYPES_DB)
+        self.vq_types = VQ_TYPES
         self.s4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         for s in (self.s4, self.s6):
@@ -608,6 +633,7 @@ class E2E:
             "MaxDatagramSize %d" % MAX_DGRAM,
             'AllowFrom "127.0.0.0/8"',
             'SiteCookie "%s" "%s"' % (COOKIE_SITE, COOKIE),
+            "MessageNotifications true",
         ], self.http_port)
         self.rl_port = free_udp_port()
         self.rl = Collectd(self.tmp, "rl", [
@@ -632,7 +658,9 @@ class E2E:
                  s is not None and all(v == 0 for v in s.stats.values())
                  and not any(s.acc.values()) and not any(s.rej.values()), last)
         st = self.store.latest("vacquery_stats", host=MAIN_HOST)
-        CK.check("vacquery_stats DS names match vacquery_types.db",
+        CK.check("the shipped vacquery_types.db lists the data sets as written here",
+                 read_types_db(VQ_TYPES_DB) == VQ_TYPES, read_types_db(VQ_TYPES_DB))
+        CK.check("vacquery_stats DS names as written here",
                  st is not None and st["dsnames"] == self.vq_types["vacquery_stats"],
                  st and st["dsnames"])
         self.base = s or last
@@ -759,6 +787,8 @@ class E2E:
                   else ("fqan", "shutdown_message", "shutdown_machine")):
             if m.get(k) is not None:
                 full[k] = m[k]
+        full["source_address"] = "127.0.0.1"  # vacquery-send -H 127.0.0.1
+        self.check_message_notification(f, m, host, pi)
         for i, type_ in enumerate(GROUPS[group]):
             dsn = self.vq_types[type_]
             exp = expected_ds(m, dsn, legacy)
@@ -773,7 +803,7 @@ class E2E:
             o = self.store.latest(type_, host=host, plugin_instance=pi, type_instance=ti)
             got = vl_dict(o)
             bad = {k: (got.get(k), exp[k]) for k in dsn if not close(got.get(k), exp[k])}
-            CK.check("%s: %s DS names as vacquery_types.db, all %d values (legacy names "
+            CK.check("%s: %s DS names as written here, all %d values (legacy names "
                      "filled in), interval ReportInterval (30 s)" % (f, type_, len(dsn)),
                      o["dsnames"] == dsn and not bad and close(o["interval"], 30)
                      and all(t == "gauge" for t in o["dstypes"]),
@@ -785,6 +815,33 @@ class E2E:
             CK.check("%s: %s meta is exactly the raw strings (%s)"
                      % (f, type_, ", ".join(sorted(want))), not badm and not extra,
                      (badm, extra))
+
+    def check_message_notification(self, f, m, host, pi):
+        """MessageNotifications: one OKAY notification for the message, type
+        vacquery_message, type instance the message type, every field (not
+        the cookie) as meta, plus vo (machinetype_status) and source_address."""
+        fields = {k: v for k, v in m.items() if v is not None and k != "cookie"
+                  and not isinstance(v, (list, dict))}
+        fields["source_address"] = "127.0.0.1"
+        if m["message_type"] == "machinetype_status":
+            fields["vo"] = vo_of(m.get("fqan"))
+
+        def mine():
+            return [n for n in self.store.notifications(
+                host=host, plugin_instance=pi, type="vacquery_message",
+                type_instance=m["message_type"])
+                if all(meta_matches(n["meta"], k, v) for k, v in fields.items())]
+        CK.eventually("%s: one vacquery_message notification (OKAY, type_instance %s) with "
+                      "every field, source_address%s as meta (%d)"
+                      % (f, m["message_type"],
+                         ", vo" if "vo" in fields and "vo" not in m else "", len(fields)),
+                      lambda: (len(mine()) == 1
+                               and mine()[0]["severity"] == "OKAY"
+                               and mine()[0]["plugin"] == "vacquery"
+                               and "cookie" not in mine()[0]["meta"],
+                               [(n["type_instance"], n["meta"]) for n in
+                                self.store.notifications(host=host, type="vacquery_message")]),
+                      6)
 
     def check_value(self, name, group, host, pi, ti, values, meta):
         """values: DS of any value list of the group; meta: of the first."""
@@ -825,9 +882,11 @@ class E2E:
         meta = n["meta"]
         wall = wall_of(m) or 0
         extra = {"vo": vo, "outcome": out, "uuid": m["uuid"], "wall_seconds": wall,
-                 "hs06_seconds": (m.get("hs06") or 0) * wall}
+                 "hs06_seconds": (m.get("hs06") or 0) * wall,
+                 "source_address": "127.0.0.1"}
         bad = {k: (meta.get(k), v) for k, v in extra.items() if not meta_matches(meta, k, v)}
-        CK.check("%s: outcome %s, meta uuid, vo %s, wall_seconds, hs06_seconds"
+        CK.check("%s: outcome %s, meta uuid, vo %s, wall_seconds, hs06_seconds, "
+                 "source_address"
                  % (f, out, vo), not bad and n["plugin"] == "vacquery", bad or n["plugin"])
         # (cookie left out: whether a SiteCookie secret belongs in notifications
         # is a design question, not asserted here either way.)
@@ -1364,6 +1423,10 @@ class E2E:
         CK.eventually("rate limit: the accepted messages were dispatched",
                       lambda: (self.store.latest("vacquery_factory", path="/rl",
                                                  host="UKI-RATE-SITE") is not None, "missing"), 5)
+        CK.check("rate limit: MessageNotifications is off by default (no vacquery_message "
+                 "notification from this instance)",
+                 not self.store.notifications(path="/rl", type="vacquery_message"),
+                 self.store.notifications(path="/rl", type="vacquery_message"))
         CK.check("rate limit: collectd still running", self.rl.alive(), self.rl.tail())
 
     # -- 7. configuration errors --
@@ -1405,14 +1468,39 @@ class E2E:
                     "ReceiveBufferSize 1048576", "MaxDatagramSize 65507", "QueueLength 1024",
                     "ReportInterval 60", 'AllowFrom "127.0.0.0/8" "::1/128"',
                     'SiteCookie "A" "b"', "RateLimit 100", "StaleTimeout 600",
-                    "FizzleSeconds 300", "FinishedNotifications false"]
+                    "FizzleSeconds 300", "FinishedNotifications false",
+                    "MessageNotifications true"]
+            self.out_of_memory(d)
             rc, out = self.collectd_T(d, "good", good)
             CK.check("config: a good config with every option -> collectd -T exits 0",
                      rc == 0, "rc=%s output:\n    %s" % (rc, out.strip().replace("\n", "\n    ")))
         finally:
             busy.close()
 
-    def collectd_T(self, d, name, opts):
+    def out_of_memory(self, d):
+        """A failed copy of a Listen host or a SiteCookie stops start-up
+        (tests/e2e/fail_strdup.c fails the plugin's strdup of one string)."""
+        shim = os.path.join(d, "fail_strdup.so")
+        cc = subprocess.run([os.environ.get("CC") or "cc", "-shared", "-fPIC", "-o", shim,
+                             os.path.join(HERE, "fail_strdup.c"), "-ldl"],
+                            capture_output=True, text=True)
+        CK.check("config: the strdup-failing library builds", cc.returncode == 0, cc.stderr)
+        port = free_udp_port()
+        table = [
+            ("Listen host copy fails", ['Listen "127.0.0.1" "%d"' % port],
+             "127.0.0.1", 'Listen "127.0.0.1" "%d": out of memory' % port),
+            ("SiteCookie secret copy fails",
+             ['Listen "127.0.0.1" "%d"' % port, 'SiteCookie "A" "oom-secret"'],
+             "oom-secret", 'SiteCookie "A": out of memory'),
+        ]
+        for i, (name, opts, fail, want) in enumerate(table):
+            env = dict(os.environ, LD_PRELOAD=shim, VQ_FAIL_STRDUP=fail)
+            rc, out = self.collectd_T(d, "oom%d" % i, opts, env)
+            CK.check("config: %s -> collectd -T exits non-zero, output says so" % name,
+                     rc != 0 and want in out and "listening on" not in out,
+                     "rc=%s output:\n    %s" % (rc, out.strip().replace("\n", "\n    ")))
+
+    def collectd_T(self, d, name, opts, env=None):
         conf = os.path.join(d, name + ".conf")
         with open(conf, "w") as f:
             f.write('BaseDir "%s"\nPIDFile "%s/%s.pid"\nHostname "e2e-config"\n'
@@ -1422,7 +1510,8 @@ class E2E:
                        "\n".join("  " + o for o in opts)))
         try:
             r = subprocess.run([COLLECTD, "-T", "-C", conf], capture_output=True, text=True,
-                               timeout=30, stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig)
+                               timeout=30, stdin=subprocess.DEVNULL, preexec_fn=_pdeathsig,
+                               env=env)
         except subprocess.TimeoutExpired:
             return "timeout", ""
         return r.returncode, r.stdout + r.stderr

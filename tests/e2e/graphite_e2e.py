@@ -46,7 +46,7 @@ HOSTNAME = "e2e.graphite.receiver"  # dots: the drop-in makes it one node
 FLEET = ["--sites", "2", "--spaces", "2", "--factories", "2", "--machinetypes", "3",
          "--finished", "2", "--cycles", "3", "--rate", "400"]
 WINDOW = "-10min"   # one 10-minute bucket covers the whole run
-BUCKET = "10min"
+BUCKET = "10m"      # a value of the Grafana interval variable `bucket`
 CK = e2e.Checks()
 log = e2e.log
 
@@ -120,9 +120,14 @@ Include "{include}"
 
 
 def subst(expr, vals):
+    """The target as Grafana's Graphite datasource sends it: variables
+    replaced, then its interval fix ('10m' -> '10min', '1M' -> '1mon':
+    buildGraphiteParams, intervalFormatFixRegex), since graphite-web reads
+    'm' as no unit."""
     for k in sorted(vals, key=len, reverse=True):
         expr = expr.replace("${%s}" % k, vals[k]).replace("$" + k, vals[k])
-    return expr
+    return re.sub(r"'(\d+)m'", lambda m: m.group(0).replace("m", "min"),
+                  re.sub(r"'(\d+)M'", lambda m: m.group(0).replace("M", "mon"), expr))
 
 
 def has_data(series):
@@ -276,7 +281,29 @@ def expected(summary, kind, field, site=None):
     return {k: x for k, x in out.items() if x > 0}
 
 
+# The buckets Grafana 10.4's auto interval picks for the presets (tests/
+# grafana/validate.js computes them with Grafana's code) and VacMon's own.
+AUTO_BUCKETS = ["5m", "10m", "1h", "6h", "1d", "7d", "6m", "12m", "72m", "504m", "2016m",
+                "26280m"]
+
+
+def check_buckets(run):
+    """Every bucket the `bucket` variable can take renders in graphite-web."""
+    bad = []
+    for b in AUTO_BUCKETS:
+        t = subst("sumSeries(summarize(vac.*.vacquery.*.*.vacquery_factory.running_processors,"
+                  "'$bucket','avg',true))", {"bucket": b})
+        try:
+            ok = has_data(run.stack.render_json(t, "-1d"))
+        except Exception as e:
+            ok, t = False, t + " " + repr(e)[:100]
+        if not ok:
+            bad.append(t)
+    CK.check("grafana: every bucket value renders (%s)" % " ".join(AUTO_BUCKETS), not bad, bad)
+
+
 def check_grafana(run):
+    check_buckets(run)
     dashes = sorted(glob.glob(os.path.join(GRAFANA, "*.json")))
     CK.check("grafana: 4 dashboards", len(dashes) == 4, dashes)
     sites = sorted({k[1] for k in run.summary if k[0] == "site"})
@@ -324,7 +351,48 @@ def check_grafana(run):
                                                  " (%s)" % site if site else "",
                                                  sorted(exp.items())[:3]),
                          same, "got %s expected %s" % (sorted(got.items()), sorted(exp.items())))
+        if dash["uid"] in ("vacmon-space", "vacmon-factory"):
+            check_factory_table(run, dash, vals)
     log("grafana: %d targets rendered, %d without data" % (n_targets, n_empty))
+
+
+def matrix(run, panel, vals):
+    """A table panel's rows as Grafana's transformations build them (this
+    test's own reading: last non-null value of each series, the series name
+    `<row>=<name> metric=<key>` split into row and column)."""
+    rows = {}
+    for t in panel["targets"]:
+        for sr in run.render(subst(t["target"], vals)):
+            m = re.match(r"^(\w+)=(\S+) metric=(\w+)$", sr["target"])
+            vs = [v for v, _ in sr["datapoints"] if v is not None]
+            if m and vs:
+                rows.setdefault(m.group(2), {})[m.group(3)] = vs[-1]
+    return rows
+
+
+def check_factory_table(run, dash, vals):
+    """The "Most recent update" table: one row per factory of the space,
+    every column filled, the processors summing to what was sent."""
+    p = [x for x in dash["panels"] if x["title"] == "Most recent update from factories"][0]
+    rows = matrix(run, p, vals)
+    facs = {n.split(".")[4] for n in run.stack.expand(subst(
+        "vac.$site.vacquery.$space.*.vacquery_factory", vals))}
+    want = facs if dash["uid"] == "vacmon-space" else {vals["factory"]}
+    CK.check("%s: factory table: one row per factory %s" % (dash["uid"], sorted(want)),
+             set(rows) == want, sorted(rows))
+    ncols = len(p["targets"])
+    full = [f for f, r in rows.items() if len(r) == ncols]
+    CK.check("%s: factory table: every row has all %d columns" % (dash["uid"], ncols),
+             len(full) == len(rows), {f: sorted(r) for f, r in rows.items()})
+    if dash["uid"] == "vacmon-space":
+        exp = run.summary.get(("space", vals["site"], vals["space"]), {}).get(
+            "running_processors")
+        got = sum(r.get("procs", 0) for r in rows.values())
+        CK.check("%s: factory table: Procs sum to the space's sent %s" % (dash["uid"], exp),
+                 e2e.close(got, exp), got)
+        ages = [r.get("age") for r in rows.values()]
+        CK.check("%s: factory table: Last message 0..120 s ago" % dash["uid"],
+                 ages and all(a is not None and 0 <= a <= 120 for a in ages), ages)
 
 
 def check_graphite_web(run):
@@ -350,7 +418,7 @@ def check_graphite_web(run):
         for g in state["graphs"]:
             for t in g[1]["target"]:
                 n += 1
-                t = t.replace("'5min'", "'%s'" % BUCKET)
+                t = subst(t.replace("'5min'", "'%s'" % BUCKET), {})
                 try:
                     ok = has_data(run.render(t))
                 except Exception as e:

@@ -18,14 +18,19 @@ ports on 127.0.0.1. Nothing is written under /etc, /var or /run.
 As a command (used by tools/demo.sh):
 
     graphite_stack.py serve DIR [--schemas F] [--aggregation F] [--env-file F]
+                            [--graphite-web-fix]
 
 starts both, writes CARBON_PORT=, GRAPHITE_URL=, ... to the env file, and
-runs until SIGTERM or SIGINT, then stops both. Standard library only.
+runs until SIGTERM or SIGINT, then stops both. --graphite-web-fix runs a
+copy of Debian's graphite-web (DIR/graphite-web) fixed with
+graphs/graphite/graphite-web-fix, laid out as Debian runs it (see
+GraphiteStack's `static`), so that its dashboard pages work in a browser. Standard library only.
 """
 
 import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +43,7 @@ import urllib.request
 PYTHON = "/usr/bin/python3"  # Debian's graphite, carbon and django modules
 CARBON_CACHE = "/usr/bin/carbon-cache"
 DEBIAN_STATIC = "/usr/share/graphite-web/static"
+DEBIAN_WEBAPP = "/usr/lib/python3/dist-packages"  # holds Debian's `graphite` package
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e import _pdeathsig as pdeathsig, stop_proc  # noqa: E402  (shared helpers)
@@ -105,10 +111,14 @@ STORAGE_DIR = {d!r} + '/storage'
 WHISPER_DIR = {d!r} + '/storage/whisper'
 INDEX_FILE = {d!r} + '/storage/index'
 LOG_DIR = {d!r} + '/log/webapp'
-STATIC_ROOT = {d!r} + '/webapp/static'
+STATIC_ROOT = {static_root!r}
 CARBONLINK_HOSTS = ['127.0.0.1:{query_port}']
 CARBONLINK_TIMEOUT = 2.0
 DEFAULT_CACHE_DURATION = 0
+# A dashboard page asks for all its graphs at once; on a loaded test machine
+# the default 6-s fetch timeout fails some of them (PoolTimeoutError).
+FETCH_TIMEOUT = 60.0
+FIND_TIMEOUT = 60.0
 FIND_CACHE_DURATION = 0
 FUNCTION_PLUGINS = []
 DATABASES = {{'default': {{'NAME': {d!r} + '/webapp/graphite.db',
@@ -142,18 +152,66 @@ print('graphite-web listening on 127.0.0.1:%s' % sys.argv[1], flush=True)
 httpd.serve_forever()
 """
 
+# Debian's layout (graphite_stack.GraphiteStack(static=DIR)): Django's
+# settings module is graphite.settings, as in /usr/share/graphite-web/
+# graphite.wsgi, and /static/ is served straight from DIR, as the
+# `Alias /static/ /usr/share/graphite-web/static/` of apache2-graphite.conf
+# does: Django's static-file finders play no part in serving.
+SERVER_ALIAS = """import mimetypes, os, sys, socketserver, wsgiref.simple_server as ws
+import django
+django.setup()
+from django.core.handlers.wsgi import WSGIHandler
+
+STATIC = os.path.realpath(sys.argv[2])
+django_app = WSGIHandler()
+
+def app(environ, start_response):
+    path = environ.get('PATH_INFO', '')
+    if not path.startswith('/static/'):
+        return django_app(environ, start_response)
+    f = os.path.realpath(os.path.join(STATIC, path[len('/static/'):]))
+    if not f.startswith(STATIC + os.sep) or not os.path.isfile(f):
+        start_response('404 Not Found', [('Content-Type', 'text/plain')])
+        return [b'not found']
+    with open(f, 'rb') as fh:
+        body = fh.read()
+    ctype = mimetypes.guess_type(f)[0] or 'application/octet-stream'
+    start_response('200 OK', [('Content-Type', ctype), ('Content-Length', str(len(body)))])
+    return [body]
+
+class Server(socketserver.ThreadingMixIn, ws.WSGIServer):
+    daemon_threads = True
+
+class Quiet(ws.WSGIRequestHandler):
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s\\n" % (fmt % args))
+
+httpd = ws.make_server('127.0.0.1', int(sys.argv[1]), app,
+                       server_class=Server, handler_class=Quiet)
+print('graphite-web listening on 127.0.0.1:%s, /static/ from %s' % (sys.argv[1], STATIC),
+      flush=True)
+httpd.serve_forever()
+"""
+
 
 class GraphiteStack:
     """carbon-cache + graphite-web in `workdir`, on free loopback ports."""
 
     def __init__(self, workdir, schemas=None, aggregation=None, extra_settings="",
-                 with_carbon=True):
+                 with_carbon=True, webapp=None, static=None):
         """schemas / aggregation: text put first in storage-schemas.conf and
         storage-aggregation.conf (the shipped snippets); a default rule of 1 s
         points for one day follows in storage-schemas.conf. extra_settings:
         Python lines appended to graphite-web's local settings (for example
         CLUSTER_SERVERS). with_carbon False: graphite-web alone, no
-        carbon-cache (a cluster's front end)."""
+        carbon-cache (a cluster's front end).
+        webapp: a directory holding a `graphite` package used instead of
+        Debian's (a patched copy), first on PYTHONPATH.
+        static: Debian's layout: graphite.settings as Django's settings,
+        STATIC_ROOT = static (as /etc/graphite/local_settings.py) and
+        /static/ served from that directory (as apache2-graphite.conf)."""
+        self.webapp = os.path.abspath(webapp) if webapp else None
+        self.static = os.path.abspath(static) if static else None
         self.dir = os.path.abspath(workdir)
         self.schemas = schemas or ""
         self.aggregation = aggregation or ""
@@ -178,8 +236,11 @@ class GraphiteStack:
         env = dict(os.environ)
         env.pop("PYTHONHOME", None)
         env["PYTHONPATH"] = os.path.join(self.dir, "webapp")
+        if self.webapp:
+            env["PYTHONPATH"] = self.webapp + os.pathsep + env["PYTHONPATH"]
         env["GRAPHITE_SETTINGS_MODULE"] = "vq_graphite_local"
-        env["DJANGO_SETTINGS_MODULE"] = "vq_graphite_settings"
+        env["DJANGO_SETTINGS_MODULE"] = ("graphite.settings" if self.static
+                                         else "vq_graphite_settings")
         return env
 
     def configure(self):
@@ -203,11 +264,12 @@ class GraphiteStack:
                     "aggregationMethod = average\n")
         secret = os.urandom(16).hex()
         self._write("webapp/vq_graphite_local.py", LOCAL_SETTINGS.format(
-            d=d, secret=secret, static=DEBIAN_STATIC, query_port=self.query_port)
+            d=d, secret=secret, query_port=self.query_port,
+            static_root=self.static or d + "/webapp/static")
             + self.extra_settings)
         self._write("webapp/vq_graphite_settings.py", DJANGO_SETTINGS.format(
             static=DEBIAN_STATIC))
-        self._write("webapp/vq_graphite_server.py", SERVER)
+        self._write("webapp/vq_graphite_server.py", SERVER_ALIAS if self.static else SERVER)
 
     def _spawn(self, name, argv):
         out = open(os.path.join(self.dir, "log", name + ".out"), "ab")
@@ -263,7 +325,7 @@ class GraphiteStack:
                                migrate.stdout.decode("utf-8", "replace")[-2000:])
         self.web = self._spawn("graphite-web", [
             PYTHON, os.path.join(self.dir, "webapp", "vq_graphite_server.py"),
-            str(self.web_port)])
+            str(self.web_port)] + ([self.static] if self.static else []))
         if self.with_carbon:
             self._wait_carbon(timeout)
         self._wait(self.web, lambda: self._get("/version/", 2) is not None, timeout,
@@ -359,6 +421,25 @@ class GraphiteStack:
                 "CARBON_PORT=%d" % self.line_port, "CARBON_QUERY_PORT=%d" % self.query_port]
 
 
+def fixed_copy(dest):
+    """Copies Debian's graphite package and static files into dest and
+    applies graphs/graphite/graphite-web-fix to the copy (nothing under /usr
+    changes); returns (webapp dir, static dir) for GraphiteStack."""
+    webapp, static = os.path.join(dest, "webapp"), os.path.join(dest, "static")
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(os.path.join(DEBIAN_WEBAPP, "graphite"), os.path.join(webapp, "graphite"),
+                    symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(DEBIAN_STATIC, static, symlinks=True)
+    fix = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "graphs",
+                       "graphite", "graphite-web-fix")
+    r = subprocess.run([PYTHON, fix, "apply", "--webapp", webapp, "--static", static],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("graphite-web-fix: " + r.stdout.decode("utf-8", "replace"))
+    return webapp, static
+
+
 def _read(path):
     if not path:
         return ""
@@ -374,8 +455,19 @@ def main(argv):
     ap.add_argument("--schemas", help="storage-schemas.conf snippet put first")
     ap.add_argument("--aggregation", help="storage-aggregation.conf snippet put first")
     ap.add_argument("--env-file", help="write GRAPHITE_URL=, CARBON_PORT=, ... here")
+    ap.add_argument("--graphite-web-fix", action="store_true",
+                    help="Debian's layout (/static/ as apache2-graphite.conf serves it) "
+                    "with a copy of graphite-web fixed by graphs/graphite/graphite-web-fix")
     a = ap.parse_args(argv)
-    stack = GraphiteStack(a.dir, _read(a.schemas), _read(a.aggregation))
+    webapp = static = None
+    if a.graphite_web_fix:
+        try:
+            webapp, static = fixed_copy(os.path.join(os.path.abspath(a.dir), "graphite-web"))
+        except (OSError, RuntimeError) as e:
+            print("graphite_stack: %s" % e, file=sys.stderr)
+            return 1
+    stack = GraphiteStack(a.dir, _read(a.schemas), _read(a.aggregation), webapp=webapp,
+                          static=static)
     done = []
     signal.signal(signal.SIGTERM, lambda *_: done.append(1))
     signal.signal(signal.SIGINT, lambda *_: done.append(1))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_cm_buf.c: unit tests for src/common/cm_buf.c: the growable buffer and the
- * JSON text primitives.
+ * test_cm_buf.c: unit tests for src/common/cm_buf.c: the growable buffer and
+ * the JSON text primitives.
  */
 #include "common/cm_buf.h"
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_es_doc.c: unit tests for src/elasticsearch/es_doc.c: documents, _id, index names.
+ * test_es_doc.c: unit tests for src/elasticsearch/es_doc.c: documents, _id,
+ * index names.
  */
 #include "elasticsearch/es_doc.h"
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_es_retry.c: unit tests for src/elasticsearch/es_retry.c: backoff with full jitter.
+ * test_es_retry.c: unit tests for src/elasticsearch/es_retry.c: backoff with
+ * full jitter.
  */
 #include "elasticsearch/es_retry.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_fleet.c: unit tests for src/vacquery/vq_fleet.c: the factory registry (seen,
- * stale, back again), per-site counts and finished-machine totals.
+ * test_fleet.c: unit tests for src/vacquery/vq_fleet.c: the factory registry
+ * (seen, stale, back again), per-site counts and finished-machine totals.
  */
 #include "vacquery/vq_fleet.h"
 #include "vacquery/vq_message.h"

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,11 +311,14 @@ static void test_destroy_frees_leftovers(void **state) {
 }
 
 /* One producer thread, one consumer: every datagram arrives once, in
- * order, while the queue is often full. */
+ * order, while the queue is often full. The producer counts the pushes
+ * the full queue refused and the queue length it saw then. */
+#define PC_CAPACITY 16
 typedef struct {
   vq_queue_t *q;
   int n;
-  size_t dropped;
+  atomic_size_t refused;
+  atomic_size_t length_at_refusal; /* max over refusals */
 } producer_t;
 
 static void *producer(void *arg) {
@@ -325,7 +329,10 @@ static void *producer(void *arg) {
       i++;
     else {
       free(d);
-      p->dropped++;
+      size_t len = vq_queue_length(p->q);
+      if (len > atomic_load(&p->length_at_refusal))
+        atomic_store(&p->length_at_refusal, len);
+      atomic_fetch_add(&p->refused, 1);
       sched_yield();
     }
   }
@@ -334,12 +341,29 @@ static void *producer(void *arg) {
 
 static void test_producer_consumer_threads(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(16);
+  vq_queue_t *q = vq_queue_create(PC_CAPACITY);
   producer_t p = {.q = q, .n = 20000};
+  atomic_init(&p.refused, 0);
+  atomic_init(&p.length_at_refusal, 0);
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, producer, &p), 0);
-  int next = 0;
+  int next = 0, waits = 0, next_wait = 0;
   while (next < p.n) {
+    /* Every 1000 datagrams, let the producer run into a full queue (for
+     * at most 5 s). */
+    if (next >= next_wait && p.n - next > 2 * PC_CAPACITY) {
+      size_t before = atomic_load(&p.refused);
+      struct timespec t0, t;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      do {
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 5)
+          fail_msg("the producer never found the queue full (at %d)", next);
+      } while (atomic_load(&p.refused) == before);
+      waits++;
+      next_wait += 1000;
+    }
     vq_datagram_t *out[7];
     size_t got = vq_queue_pop(q, out, 7, 5000);
     if (got == 0)
@@ -349,6 +373,10 @@ static void test_producer_consumer_threads(void **state) {
   }
   assert_int_equal(pthread_join(th, NULL), 0);
   assert_int_equal(vq_queue_length(q), 0);
+  /* the queue was full, and refused only when it held its capacity */
+  assert_true(waits >= 19);
+  assert_true(atomic_load(&p.refused) >= (size_t)waits);
+  assert_int_equal(atomic_load(&p.length_at_refusal), PC_CAPACITY);
   vq_queue_destroy(q);
 }
 

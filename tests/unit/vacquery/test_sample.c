@@ -23,34 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static vq_parser_t *parser;
-
-static int group_setup(void **state) {
-  (void)state;
-  parser = vq_parser_create();
-  return parser != NULL ? 0 : -1;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  vq_parser_destroy(parser);
-  return 0;
-}
-
-/* Parses a fixture file; fails the test unless it is accepted. */
-static void parse_fixture(const char *file, vq_message_t *m) {
-  size_t len;
-  char *text = cm_test_read_fixture(file, &len);
-  char *exact = malloc(len); /* no NUL after the datagram, as received */
-  assert_non_null(exact);
-  memcpy(exact, text, len);
-  free(text);
-  vq_reason_t r = vq_parse(parser, exact, len, m);
-  free(exact);
-  if (r != VQ_OK)
-    fail_msg("%s: vq_parse() = %s", file, vq_reason_name(r));
-}
-
 /* ---- samples ----------------------------------------------------------- */
 
 /* The DS order the expected values below are written in: the order of the
@@ -231,7 +203,7 @@ static void test_sample_from_examples(void **state) {
   for (size_t i = 0; i < COUNT(sample_cases); i++) {
     const char *ctx = sample_cases[i].file;
     vq_message_t m;
-    parse_fixture(ctx, &m);
+    vq_test_parse_fixture(ctx, &m);
     vq_sample_t s;
     memset(&s, 0, sizeof(s));
     vq_reason_t r = vq_sample_from_message(&m, &s);
@@ -272,7 +244,7 @@ static void test_sample_from_examples(void **state) {
 static void test_sample_rejects_machine_status(void **state) {
   (void)state;
   vq_message_t m;
-  parse_fixture("machine_status-vac-man-success.json", &m);
+  vq_test_parse_fixture("machine_status-vac-man-success.json", &m);
   vq_sample_t s;
   vq_reason_t r = vq_sample_from_message(&m, &s);
   vq_message_clear(&m);
@@ -288,7 +260,7 @@ static void test_sample_rejects_names_too_long(void **state) {
            "\"machinetype\": \"%030d\"}",
            0, 0); /* "000...0.000...0": 100 + 1 + 30 bytes */
   vq_message_t m;
-  assert_int_equal(vq_parse(parser, json, strlen(json), &m), VQ_OK);
+  assert_int_equal(vq_parse(vq_test_parser, json, strlen(json), &m), VQ_OK);
   vq_sample_t s;
   vq_reason_t r = vq_sample_from_message(&m, &s);
   vq_message_clear(&m);
@@ -533,7 +505,7 @@ static void test_finished_from_examples(void **state) {
   for (size_t i = 0; i < COUNT(finished_examples); i++) {
     const char *ctx = finished_examples[i].file;
     vq_message_t m;
-    parse_fixture(ctx, &m);
+    vq_test_parse_fixture(ctx, &m);
     vq_ident_t id;
     vq_finished_t f;
     vq_reason_t r = vq_finished_from_message(&m, 600, &id, &f);
@@ -600,5 +572,5 @@ int main(void) {
       cmocka_unit_test(test_finished_from_examples),
       cmocka_unit_test(test_finished_type_instance_length_limit),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, vq_test_setup, vq_test_teardown);
 }

@@ -25,6 +25,7 @@
  *     Metrics true
  *     Notifications true
  *     StoreRates false
+ *     Compress false                # gzip request bodies
  *     CACert, ClientCert, ClientKey, VerifyPeer, VerifyHost,
  *     User, Password, APIKey
  *   </Node>
@@ -49,6 +50,7 @@
 #include "common/cm_option.h"
 #include "elasticsearch/es_doc.h"
 #include "elasticsearch/es_retry.h"
+#include "elasticsearch/es_gzip.h"
 #include "elasticsearch/es_sender.h"
 
 #include <curl/curl.h>
@@ -76,7 +78,7 @@ typedef struct {
   char *spool_dir;
   uint64_t spool_max;
   char *dead_letter;
-  bool install_templates, metrics, notifications, store_rates;
+  bool install_templates, metrics, notifications, store_rates, compress;
   char *cacert, *client_cert, *client_key, *user, *password, *api_key;
   bool verify_peer, verify_host;
   uint64_t seed;
@@ -99,6 +101,7 @@ typedef struct {
   struct curl_slist *hdr_bulk, *hdr_json;
   char errbuf[CURL_ERROR_SIZE];
   cm_buf_t resp;
+  cm_buf_t gz; /* the gzip'd body (Compress true) */
   size_t url_cur;
 
   c_complain_t complaint;     /* the cluster fails */
@@ -164,6 +167,7 @@ static void es_node_free(void *arg) {
   curl_slist_free_all(n->hdr_bulk);
   curl_slist_free_all(n->hdr_json);
   cm_buf_free(&n->resp);
+  cm_buf_free(&n->gz);
   for (size_t i = 0; i < n->urls_num; i++)
     free(n->urls[i]);
   free(n->urls);
@@ -204,6 +208,10 @@ static int es_curl_setup(es_node_t *n) {
   n->hdr_json = curl_slist_append(NULL, ct_json);
   n->hdr_bulk = curl_slist_append(n->hdr_bulk, "Expect:");
   n->hdr_json = curl_slist_append(n->hdr_json, "Expect:");
+  if (n->compress) {
+    n->hdr_bulk = curl_slist_append(n->hdr_bulk, "Content-Encoding: gzip");
+    n->hdr_json = curl_slist_append(n->hdr_json, "Content-Encoding: gzip");
+  }
   if (n->api_key != NULL) {
     char auth[1024];
     ssnprintf(auth, sizeof(auth), "Authorization: ApiKey %s", n->api_key);
@@ -245,6 +253,14 @@ static int es_http(void *ctx, const char *method, const char *path,
                    const char *body, size_t len, es_http_result_t *out) {
   es_node_t *n = ctx;
   CURL *c = n->curl;
+  if (n->compress) {
+    if (es_gzip(&n->gz, body, len) != 0) {
+      sstrncpy(out->error, "cannot gzip the request body", sizeof(out->error));
+      return -1;
+    }
+    body = n->gz.data;
+    len = n->gz.len;
+  }
   bool bulk = strcmp(path, "/_bulk") == 0;
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, bulk ? n->hdr_bulk : n->hdr_json);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -714,6 +730,8 @@ static int es_config_option(es_node_t *n, oconfig_item_t *c) {
     rc = cf_util_get_boolean(c, &n->notifications);
   else if (strcasecmp("StoreRates", c->key) == 0)
     rc = cf_util_get_boolean(c, &n->store_rates);
+  else if (strcasecmp("Compress", c->key) == 0)
+    rc = cf_util_get_boolean(c, &n->compress);
   else if (strcasecmp("CACert", c->key) == 0)
     rc = cf_util_get_string(c, &n->cacert);
   else if (strcasecmp("ClientCert", c->key) == 0)

@@ -231,6 +231,7 @@ LoadPlugin write_elasticsearch
     RetryInitial 0.2
     RetryMax 2
     SpoolDir "{d}/spool-tls"
+    Compress true
     DeadLetterFile "{d}/dead-letter-tls.ndjson"
   </Node>
 </Plugin>
@@ -824,6 +825,14 @@ class EsE2E:
                  rc == 0 and "Exiting normally" in self.cd.this_run(),
                  "rc=%s%s" % (rc, self.cd.tail()))
         time.sleep(0.5)  # the sink's last POST
+        for srv, want in ((self.tls, "gzip"), (self.es, "")):
+            reqs = [r for r in srv.ctl("GET", "/_test/requests")[1]["requests"]
+                    if r.get("kind") == "write"]
+            enc = collections.Counter(r.get("encoding") for r in reqs)
+            CK.check("%s: _bulk bodies %s (Compress %s; %d requests, decoded by the server)"
+                     % (srv.name, "gzip-encoded" if want else "not encoded",
+                        "true" if want else "unset", len(reqs)),
+                     reqs and set(enc) == {want}, dict(enc))
         vls, ns = self.sink_items()
         for srv in self.servers:
             node = srv.node

@@ -26,6 +26,9 @@
  *     Notifications true
  *     StoreRates false
  *     Compress false                # gzip request bodies
+ *     Flavour "elasticsearch"       # or "opensearch" (lifecycle settings)
+ *     LifecyclePolicy "NAME"        # ILM / ISM policy in the templates
+ *     DataRetention "30d"           # data streams, Elasticsearch 8.14+
  *     CACert, ClientCert, ClientKey, VerifyPeer, VerifyHost,
  *     User, Password, APIKey
  *   </Node>
@@ -82,6 +85,8 @@ typedef struct {
   char *cacert, *client_cert, *client_key, *user, *password, *api_key;
   bool verify_peer, verify_host;
   uint64_t seed;
+  char *policy, *retention; /* LifecyclePolicy, DataRetention */
+  bool opensearch;          /* Flavour "opensearch" */
 
   /* The delivery engine: queue, spool, retries (src/elasticsearch). */
   es_sender_t *sender;
@@ -181,6 +186,8 @@ static void es_node_free(void *arg) {
   free(n->user);
   free(n->password);
   free(n->api_key);
+  free(n->policy);
+  free(n->retention);
   pthread_mutex_destroy(&n->lock);
   pthread_cond_destroy(&n->cond);
   pthread_cond_destroy(&n->done_cond);
@@ -732,7 +739,22 @@ static int es_config_option(es_node_t *n, oconfig_item_t *c) {
     rc = cf_util_get_boolean(c, &n->store_rates);
   else if (strcasecmp("Compress", c->key) == 0)
     rc = cf_util_get_boolean(c, &n->compress);
-  else if (strcasecmp("CACert", c->key) == 0)
+  else if (strcasecmp("LifecyclePolicy", c->key) == 0)
+    rc = cf_util_get_string(c, &n->policy);
+  else if (strcasecmp("DataRetention", c->key) == 0)
+    rc = cf_util_get_string(c, &n->retention);
+  else if (strcasecmp("Flavour", c->key) == 0) {
+    char fl[32];
+    rc = cf_util_get_string_buffer(c, fl, sizeof(fl));
+    if (rc == 0 && strcasecmp(fl, "opensearch") != 0 &&
+        strcasecmp(fl, "elasticsearch") != 0) {
+      ERROR(ES_PLUGIN " plugin: node %s: Flavour must be \"elasticsearch\" "
+                      "or \"opensearch\", not \"%s\".",
+            n->name, fl);
+      rc = -1;
+    }
+    n->opensearch = rc == 0 && strcasecmp(fl, "opensearch") == 0;
+  } else if (strcasecmp("CACert", c->key) == 0)
     rc = cf_util_get_string(c, &n->cacert);
   else if (strcasecmp("ClientCert", c->key) == 0)
     rc = cf_util_get_string(c, &n->client_cert);
@@ -768,6 +790,14 @@ static int es_node_finish(es_node_t *n) {
           n->name, n->retry.max, n->retry.initial);
     return -1;
   }
+  if (n->retention != NULL &&
+      (n->mode != ES_MODE_DATASTREAM || n->opensearch)) {
+    ERROR(ES_PLUGIN " plugin: node %s: DataRetention needs IndexMode "
+                    "\"datastream\" on Elasticsearch (8.14+); use a "
+                    "LifecyclePolicy otherwise.",
+          n->name);
+    return -1;
+  }
   if (n->user == NULL && n->password != NULL) {
     ERROR(ES_PLUGIN " plugin: node %s: Password needs User.", n->name);
     return -1;
@@ -796,6 +826,9 @@ static int es_node_finish(es_node_t *n) {
       .install_templates = n->install_templates,
       .mode = n->mode,
       .prefix = n->prefix,
+      .lifecycle = {.policy = n->policy,
+                    .opensearch = n->opensearch,
+                    .retention = n->retention},
   };
   es_sender_io_t io = {.http = es_http,
                        .now = es_clock,

@@ -25,6 +25,7 @@ struct es_sender {
   uint64_t spool_max;
   bool install_templates;
   es_mode_t mode;
+  es_lifecycle_t lifecycle; /* its strings owned by the sender */
 
   /* The ring queue, shared with the callbacks. */
   pthread_mutex_t q_lock;
@@ -107,6 +108,9 @@ es_sender_t *es_sender_new(const es_sender_config_t *cfg,
   s->spool_dir = es_dup(cfg->spool_dir, &ok);
   s->dead_letter = es_dup(cfg->dead_letter, &ok);
   s->prefix = es_dup(cfg->prefix ? cfg->prefix : "vacmon", &ok);
+  s->lifecycle.opensearch = cfg->lifecycle.opensearch;
+  s->lifecycle.policy = es_dup(cfg->lifecycle.policy, &ok);
+  s->lifecycle.retention = es_dup(cfg->lifecycle.retention, &ok);
   s->batch_size = cfg->batch_size;
   s->retry = cfg->retry;
   s->rng = cfg->seed;
@@ -155,6 +159,8 @@ void es_sender_free(es_sender_t *s) {
   free(s->spool_dir);
   free(s->dead_letter);
   free(s->prefix);
+  free((char *)s->lifecycle.policy);
+  free((char *)s->lifecycle.retention);
   pthread_mutex_destroy(&s->q_lock);
   pthread_mutex_destroy(&s->spool_lock);
   pthread_mutex_destroy(&s->stats_lock);
@@ -281,9 +287,9 @@ int es_sender_templates(es_sender_t *s) {
     char name[300], path[320], err[256];
     es_template_name(name, sizeof(name), s->prefix, kinds[i]);
     snprintf(path, sizeof(path), "/_index_template/%s", name);
-    char *body = es_template_body(
+    char *body = es_template_body_lc(
         i == 0 ? es_template_metrics_json : es_template_events_json, kinds[i],
-        s->mode, s->prefix, err, sizeof(err));
+        s->mode, s->prefix, &s->lifecycle, err, sizeof(err));
     if (body == NULL) {
       es_log(s, ES_LOG_PLAIN, ES_SEV_ERR, "node %s: template %s: %s", s->name,
              name, err);

@@ -21,6 +21,7 @@
 
 #include "es_doc.h"
 #include "es_retry.h"
+#include "es_template.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -75,6 +76,7 @@ typedef struct {
   bool install_templates;
   es_mode_t mode;
   const char *prefix;
+  es_lifecycle_t lifecycle; /* added to the templates (strings copied) */
 } es_sender_config_t;
 
 /* Counters, in the order the plugin dispatches them. */

@@ -32,6 +32,7 @@
 #include "collectd/core/daemon/utils_complain.h"
 #include "collectd/core/utils/common/common.h"
 
+#include "common/cm_key.h"
 #include "common/cm_option.h"
 #include "vacquery/vq_fleet.h"
 #include "vacquery/vq_message.h"
@@ -190,19 +191,17 @@ static int vq_config_listen(vq_plugin_t *vp, oconfig_item_t *ci) {
   vq_listen_t one = {.node = any ? NULL : strdup(host),
                      .service = strdup(port)};
   /* A failed copy of the host must not turn into "all addresses". */
-  vq_listen_t *l = (any || one.node != NULL) && one.service != NULL
-                       ? realloc(vp->conf.listen, (vp->conf.listen_num + 1) *
-                                                      sizeof(*vp->conf.listen))
-                       : NULL;
-  if (l == NULL) {
+  size_t cap = vp->conf.listen_num; /* config arrays are exactly full */
+  if (!(any || one.node != NULL) || one.service == NULL ||
+      cm_vec_reserve((void **)&vp->conf.listen, &cap, vp->conf.listen_num + 1,
+                     sizeof(*vp->conf.listen)) != 0) {
     ERROR(VQ_PLUGIN " plugin: Listen \"%s\" \"%s\": out of memory.", host,
           port);
     free(one.node);
     free(one.service);
     return -1;
   }
-  vp->conf.listen = l;
-  l[vp->conf.listen_num++] = one;
+  vp->conf.listen[vp->conf.listen_num++] = one;
   return 0;
 }
 
@@ -223,12 +222,13 @@ static int vq_config_allow(vq_plugin_t *vp, oconfig_item_t *ci) {
                                                     : "(not a string)");
       return -1;
     }
-    vq_cidr_t *a = realloc(vp->conf.allow,
-                           (vp->conf.allow_num + 1) * sizeof(*vp->conf.allow));
-    if (a == NULL)
+    size_t cap = vp->conf.allow_num;
+    if (cm_vec_reserve((void **)&vp->conf.allow, &cap, vp->conf.allow_num + 1,
+                       sizeof(*vp->conf.allow)) != 0) {
+      ERROR(VQ_PLUGIN " plugin: AllowFrom: out of memory.");
       return -1;
-    vp->conf.allow = a;
-    a[vp->conf.allow_num++] = c;
+    }
+    vp->conf.allow[vp->conf.allow_num++] = c;
   }
   return 0;
 }
@@ -245,20 +245,17 @@ static int vq_config_cookie(vq_plugin_t *vp, oconfig_item_t *ci) {
   }
   vq_site_cookie_t one = {.site = strdup(ci->values[0].value.string),
                           .cookie = strdup(ci->values[1].value.string)};
-  vq_site_cookie_t *c =
-      one.site != NULL && one.cookie != NULL
-          ? realloc(vp->conf.cookies,
-                    (vp->conf.cookies_num + 1) * sizeof(*vp->conf.cookies))
-          : NULL;
-  if (c == NULL) {
+  size_t cap = vp->conf.cookies_num;
+  if (one.site == NULL || one.cookie == NULL ||
+      cm_vec_reserve((void **)&vp->conf.cookies, &cap, vp->conf.cookies_num + 1,
+                     sizeof(*vp->conf.cookies)) != 0) {
     ERROR(VQ_PLUGIN " plugin: SiteCookie \"%s\": out of memory.",
           ci->values[0].value.string);
     free((char *)one.site);
     free((char *)one.cookie);
     return -1;
   }
-  vp->conf.cookies = c;
-  c[vp->conf.cookies_num++] = one;
+  vp->conf.cookies[vp->conf.cookies_num++] = one;
   return 0;
 }
 
@@ -778,14 +775,9 @@ typedef struct {
 
 static void vq_read_stale(void *ctx, const vq_factory_t *f) {
   vq_read_ctx_t *rc = ctx;
-  if (rc->stale_num == rc->stale_cap) {
-    size_t cap = rc->stale_cap ? 2 * rc->stale_cap : 16;
-    vq_stale_note_t *n = realloc(rc->stale, cap * sizeof(*n));
-    if (n == NULL)
-      return; /* still counted in stale_factories, just not announced */
-    rc->stale = n;
-    rc->stale_cap = cap;
-  }
+  if (cm_vec_reserve((void **)&rc->stale, &rc->stale_cap, rc->stale_num + 1,
+                     sizeof(*rc->stale)) != 0)
+    return; /* still counted in stale_factories, just not announced */
   rc->stale[rc->stale_num++] =
       (vq_stale_note_t){f, CDTIME_T_TO_DOUBLE(rc->now) - f->last_seen};
 }

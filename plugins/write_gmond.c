@@ -181,11 +181,11 @@ static int gm_chan_check(gm_chan_t *r, bool is_default) {
 
 /* Returns a new zeroed channel set at the end of in->chans, or NULL. */
 static gm_chan_t *gm_chan_new(gm_inst_t *in, const char *name) {
-  gm_chan_t *n = realloc(in->chans, (in->chans_num + 1) * sizeof(*n));
-  if (n == NULL)
+  size_t cap = in->chans_num; /* config arrays are exactly full */
+  if (cm_vec_reserve((void **)&in->chans, &cap, in->chans_num + 1,
+                     sizeof(*in->chans)) != 0)
     return NULL;
-  in->chans = n;
-  gm_chan_t *r = &n[in->chans_num++];
+  gm_chan_t *r = &in->chans[in->chans_num++];
   memset(r, 0, sizeof(*r));
   sstrncpy(r->name, name, sizeof(r->name));
   r->port = GM_DEFAULT_PORT;

@@ -11,6 +11,7 @@
  *   gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
  *       -Isrc -o vacquery-send tools/vacquery-send.c src/common/cm_utf8.c
  */
+#include "common/cm_key.h"
 #include "common/cm_utf8.h"
 
 #include <errno.h>
@@ -594,14 +595,8 @@ vs_agg_add(vs_agg_t *g, int kind, long long a, long long b, const char *fmt,
     last->b += b;
     return 0;
   }
-  if (g->n == g->cap) {
-    size_t cap = g->cap ? g->cap * 2 : 256;
-    vs_ent_t *v = realloc(g->v, cap * sizeof(*v));
-    if (v == NULL)
-      return -1;
-    g->v = v;
-    g->cap = cap;
-  }
+  if (cm_vec_reserve((void **)&g->v, &g->cap, g->n + 1, sizeof(*g->v)) != 0)
+    return -1;
   char *k = strdup(key);
   if (k == NULL)
     return -1;

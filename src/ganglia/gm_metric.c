@@ -4,6 +4,7 @@
  */
 #include "gm_metric.h"
 
+#include "common/cm_key.h"
 #include "common/cm_name.h"
 
 #include <math.h>
@@ -35,11 +36,11 @@ int gm_units_add(gm_units_t *u, const char *pattern, const char *units,
                  int integral) {
   if (pattern == NULL || pattern[0] == '\0' || units == NULL)
     return -1;
-  gm_unit_rule_t *n = realloc(u->rules, (u->num + 1) * sizeof(*n));
-  if (n == NULL)
+  size_t cap = u->num; /* the table is exactly full */
+  if (cm_vec_reserve((void **)&u->rules, &cap, u->num + 1, sizeof(*u->rules)) !=
+      0)
     return -1;
-  u->rules = n;
-  gm_unit_rule_t *r = &n[u->num];
+  gm_unit_rule_t *r = &u->rules[u->num];
   r->pattern = strdup(pattern);
   r->units = strdup(units);
   r->integral = integral != 0;

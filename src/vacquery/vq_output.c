@@ -2,6 +2,7 @@
 /* vq_output.c: what one VacQuery message becomes (see vq_output.h). */
 #include "vq_output.h"
 
+#include "common/cm_key.h"
 #include "common/cm_name.h"
 
 #include <math.h>
@@ -27,15 +28,10 @@ static size_t vq_text(vq_output_t *o, const char *s, size_t len) {
  * next append), or NULL when out of memory (o->oom_ set). */
 static vq_meta_t *vq_meta_new(vq_output_t *o, const char *key,
                               vq_meta_kind_t kind) {
-  if (o->meta_num_ == o->meta_cap_) {
-    size_t cap = o->meta_cap_ ? 2 * o->meta_cap_ : 64;
-    vq_meta_t *n = realloc(o->meta_, cap * sizeof(*n));
-    if (n == NULL) {
-      o->oom_ = true;
-      return NULL;
-    }
-    o->meta_ = n;
-    o->meta_cap_ = cap;
+  if (cm_vec_reserve((void **)&o->meta_, &o->meta_cap_, o->meta_num_ + 1,
+                     sizeof(*o->meta_)) != 0) {
+    o->oom_ = true;
+    return NULL;
   }
   vq_meta_t *md = &o->meta_[o->meta_num_++];
   *md = (vq_meta_t){.kind = kind};

@@ -50,6 +50,7 @@
 #include "collectd/core/daemon/utils_complain.h"
 #include "collectd/core/utils/common/common.h"
 
+#include "common/cm_key.h"
 #include "common/cm_option.h"
 #include "elasticsearch/es_doc.h"
 #include "elasticsearch/es_retry.h"
@@ -72,7 +73,7 @@ typedef struct {
   /* Configuration: read-only once the thread runs. */
   char *name;
   char **urls;
-  size_t urls_num;
+  size_t urls_num, urls_cap;
   es_mode_t mode;
   char *prefix;
   size_t batch_size;
@@ -114,7 +115,7 @@ typedef struct {
 } es_node_t;
 
 static es_node_t **es_nodes;
-static size_t es_nodes_num;
+static size_t es_nodes_num, es_nodes_cap;
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -660,11 +661,9 @@ static int es_add_url(es_node_t *n, const char *url) {
           n->name, url);
     return -1;
   }
-  char **urls = realloc(n->urls, (n->urls_num + 1) * sizeof(*urls));
-  if (urls == NULL)
-    return -1;
-  n->urls = urls;
-  if ((urls[n->urls_num] = strdup(url)) == NULL)
+  if (cm_vec_reserve((void **)&n->urls, &n->urls_cap, n->urls_num + 1,
+                     sizeof(*n->urls)) != 0 ||
+      (n->urls[n->urls_num] = strdup(url)) == NULL)
     return -1;
   n->urls_num++;
   return 0;
@@ -884,13 +883,11 @@ static int es_config_node(oconfig_item_t *ci) {
     rc = es_config_option(n, &ci->children[i]);
   if (rc == 0)
     rc = es_node_finish(n);
-  es_node_t **nodes =
-      rc == 0 ? realloc(es_nodes, (es_nodes_num + 1) * sizeof(*nodes)) : NULL;
-  if (nodes == NULL) {
+  if (rc != 0 || cm_vec_reserve((void **)&es_nodes, &es_nodes_cap,
+                                es_nodes_num + 1, sizeof(*es_nodes)) != 0) {
     es_node_free(n);
     return -1;
   }
-  es_nodes = nodes;
   es_nodes[es_nodes_num++] = n;
 
   char cb_name[DATA_MAX_NAME_LEN];
@@ -966,7 +963,7 @@ static int es_shutdown(void) {
   }
   free(es_nodes);
   es_nodes = NULL;
-  es_nodes_num = 0;
+  es_nodes_num = es_nodes_cap = 0;
   return 0;
 }
 

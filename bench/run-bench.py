@@ -10,7 +10,12 @@
    DURATION s each, loss = sent - accepted, with the plugin's kernel_drops
    and queue_drops counters and the socket's drop column in /proc/net/udp;
 3. resident memory of collectd with 100,000 distinct factories known, and
-   of the registry alone (vq-bench fleet).
+   of the registry alone (vq-bench fleet);
+4. collectd's own dispatch ceiling: bench/dispatch_ceiling.c, a plugin that
+   only dispatches value lists as fast as collectd takes them, so that the
+   zero-loss rate reads as a ratio to the limit;
+5. (--soak MINUTES) collectd's RSS over a soak at 5,000 msg/s with factory
+   churn (vacquery-send --churn) and a short ForgetAfter.
 Prints a Markdown table per part. Needs a built tree (tools/run-tests.sh or
 tools/demo.sh make one in _build).
 """
@@ -70,7 +75,7 @@ class Collectd:
     own counters (vacquery_stats) to csv, every other value goes through
     collectd's cache and is then discarded, so no writer cost is measured."""
 
-    def __init__(self, build, extra="", write_threads=5):
+    def __init__(self, build, extra="", write_threads=5, plugins=None):
         self.dir = tempfile.mkdtemp(prefix="vq-bench-")
         self.port = free_port()
         conf = os.path.join(self.dir, "collectd.conf")
@@ -102,10 +107,19 @@ PostCacheChain "bench"
     </Match>
     Target "write"
   </Rule>
+  <Rule "ceiling">
+    <Match "regex">
+      Plugin "^dispatch_ceiling$"
+    </Match>
+    <Target "write">
+      Plugin "dispatch_ceiling"
+    </Target>
+  </Rule>
   Target "stop"
 </Chain>
 PluginDir "{libs}"
-LoadPlugin vacquery
+""".format(wt=write_threads, d=self.dir, libs=os.path.join(build, ".libs"))
+                    + (plugins if plugins is not None else """LoadPlugin vacquery
 <Plugin vacquery>
   Listen "127.0.0.1" "{port}"
   RateLimit 0
@@ -113,7 +127,7 @@ LoadPlugin vacquery
   FinishedNotifications false
 {extra}
 </Plugin>
-""".format(wt=write_threads, d=self.dir, libs=os.path.join(build, ".libs"), port=self.port, extra=extra))
+""".format(port=self.port, extra=extra)))
         self.proc = subprocess.Popen(["collectd", "-f", "-C", conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         log = os.path.join(self.dir, "log")
@@ -245,11 +259,84 @@ def part_memory(build, factories):
         print("| registry alone (vq-bench fleet): bytes per factory | %s |" % reg.get("bytes_per_factory"))
         print("| registry alone: RSS growth for %s factories | %.1f MB |" % (reg.get("factories"), int(reg.get("rss_growth_bytes", 0)) / 1e6))
         print("| collectd RSS after start | %.1f MB |" % (before / 1024))
-        print("| collectd RSS with %d factories (+%d machinetypes) known, %d messages accepted | **%.1f MB** (target <= 200 MB) |" % (
-            factories, factories, st.get("accepted", 0), after / 1024))
+        print("| collectd RSS after %d factory_status + %d machinetype_status sent: %d accepted, %d rejected "
+              "(fleet_full beyond MaxFactories, default 20,000) | **%.1f MB** |" % (
+                  factories, factories, st.get("accepted", 0), st.get("rejected", 0), after / 1024))
+        known = min(factories, 20000)
+        print("| per factory known (1 machinetype: 8 value-list identifiers), collectd's cache included "
+              "| %.1f KB |" % ((after - before) / known))
         return after
     finally:
         cd.stop()
+
+
+def part_ceiling(build, seconds):
+    """collectd's own dispatch ceiling: value lists per second that one
+    thread can push through dispatch, write queue, cache and a trivial
+    writer (bench/dispatch_ceiling.c)."""
+    tmp = tempfile.mkdtemp(prefix="vq-ceiling-")
+    so = os.path.join(tmp, "dispatch_ceiling.so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-std=gnu11", "-DHAVE_CONFIG_H", "-D_GNU_SOURCE",
+                    "-I" + build, "-I/usr/include", "-I/usr/include/collectd",
+                    os.path.join(TOP, "bench", "dispatch_ceiling.c"), "-o", so], check=True)
+    cd = Collectd(build, plugins=('PluginDir "%s"\nLoadPlugin dispatch_ceiling\n'
+                                  '<Plugin dispatch_ceiling>\n  Seconds %d\n'
+                                  '  Identifiers 5000\n</Plugin>\n') % (tmp, seconds))
+    rate, line = None, ""
+    try:
+        for _ in range(seconds + 60):
+            time.sleep(1)
+            with open(os.path.join(cd.dir, "log")) as f:
+                m = re.search(r"dispatch_ceiling: (\d+) value lists taken in ([\d.]+) s", f.read())
+            if m:
+                rate, line = int(m.group(1)) / float(m.group(2)), m.group(0)
+                break
+    finally:
+        cd.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("\n### collectd's own dispatch ceiling (one dispatching thread, %d s)\n" % seconds)
+    print("| measure | figure |")
+    print("|---|---|")
+    print("| %s | **%.0f value lists/s** |" % (line or "no result", rate or 0))
+    return rate
+
+
+def part_soak(build, minutes, rate=5000, churn=30, forget=20, report=10):
+    """RSS of collectd over a soak with factory churn: each factory name
+    lives `churn` cycles (one cycle = 5,000 messages = 1 s at 5,000 msg/s),
+    silent ones are forgotten after `forget` s, and collectd's cache drops
+    their values after 2 x ReportInterval (`report`)."""
+    cd = Collectd(build, extra="  ReportInterval %d\n  ForgetAfter %d\n  StaleTimeout 5\n"
+                  % (report, forget))
+    print("\n### Soak: %d min at %d msg/s with churn (a factory name lives %d cycles of 1 s; "
+          "ForgetAfter %d s; ReportInterval %d s)\n" % (minutes, rate, churn, forget, report))
+    print("| minute | collectd RSS MB | accepted | rejected | kernel drops | queue drops |")
+    print("|---|---|---|---|---|---|")
+    rows = []
+    try:
+        sender = subprocess.Popen([os.path.join(build, "tools/vacquery-send"), "-H", "127.0.0.1",
+                                   "-p", str(cd.port), "--fleet", "--quiet", "--sites", "10",
+                                   "--spaces", "5", "--factories", "20", "--machinetypes", "3",
+                                   "--finished", "1", "--churn", str(churn),
+                                   "--duration", str(minutes * 60), "--rate", str(rate)],
+                                  stdout=subprocess.DEVNULL)
+        t0 = time.time()
+        for minute in range(1, minutes + 1):
+            while time.time() < t0 + 60 * minute and sender.poll() is None:
+                time.sleep(1)
+            st = cd.stats()
+            rss = cd.rss_kb() / 1024
+            rows.append(rss)
+            print("| %d | %.1f | %d | %d | %d | %d |" % (minute, rss, st.get("accepted", 0),
+                  st.get("rejected", 0), st.get("kernel_drops", 0), st.get("queue_drops", 0)),
+                  flush=True)
+        sender.wait()
+    finally:
+        cd.stop()
+    if len(rows) >= 3:
+        print("\nRSS from minute 2 to the end: %.1f -> %.1f MB (max %.1f, growth %+.1f MB)."
+              % (rows[1], rows[-1], max(rows[1:]), rows[-1] - rows[1]))
+    return rows
 
 
 def main():
@@ -257,14 +344,32 @@ def main():
     ap.add_argument("--build", default=os.path.join(TOP, "_build"))
     ap.add_argument("--quick", action="store_true", help="fewer rates, shorter runs")
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--soak", type=int, default=0, metavar="MINUTES",
+                    help="only the churn soak, this many minutes")
+    ap.add_argument("--rates", default="", help="comma-separated offered rates")
+    ap.add_argument("--no-memory", action="store_true", help="skip the 100,000-factory memory part")
     ap.add_argument("--write-threads", type=int, default=5,
                     help="collectd's WriteThreads (its default is 5)")
     a = ap.parse_args()
     print("## vacquery benchmark, %s, %d CPUs" % (time.strftime("%Y-%m-%d"), os.cpu_count()))
+    if a.soak:
+        part_soak(a.build, a.soak)
+        return 0
     part_instructions(a.build)
     rates = [20000, 40000] if a.quick else [10000, 20000, 30000, 40000, 60000, 80000]
-    part_throughput(a.build, rates, 5 if a.quick else a.duration, a.write_threads)
-    part_memory(a.build, 100000)
+    if a.rates:
+        rates = [int(x) for x in a.rates.split(",")]
+    best = part_throughput(a.build, rates, 5 if a.quick else a.duration, a.write_threads)
+    ceiling = part_ceiling(a.build, 5 if a.quick else 10)
+    if ceiling:
+        # The fleet mix: per factory and cycle 1 factory_status (5 value
+        # lists), 3 machinetype_status (3 each), 1 machine_status (none).
+        per_msg = (5 + 3 * 3 + 0) / 5.0
+        print("\nZero-loss rate %.0f msg/s x %.1f value lists/msg = %.0f value lists/s: **%.0f%%** "
+              "of collectd's own ceiling (%.0f value lists/s)."
+              % (best, per_msg, best * per_msg, 100 * best * per_msg / ceiling, ceiling))
+    if not a.no_memory:
+        part_memory(a.build, 100000)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,13 @@
  *   FizzleSeconds 600             # shorter runs without a code: fizzle
  *   FinishedNotifications true    # one notification per finished machine
  *   MessageNotifications false    # one per factory/machinetype message
+ *   OutcomeWait 360               # s a Vac machine waits for its code;
+ *                                 # default 2 x ReportInterval, 0: no wait
+ *   MaxWaitingMachines 10000      # machines waiting for their code
+ *   MaxFactories 20000            # more: rejected as fleet_full
+ *   MaxMachinetypes 100000        # factory/machinetype pairs, likewise
+ *   MaxFinishedSeries 200000      # finished-machine series, likewise
+ *   ForgetAfter 604800            # s of silence before a factory is forgotten
  * </Plugin>
  *
  * One receive thread (recvmmsg on every socket, then hand off) and one
@@ -32,9 +39,11 @@
 #include "collectd/core/daemon/utils_complain.h"
 #include "collectd/core/utils/common/common.h"
 
+#include "common/cm_buf.h"
 #include "common/cm_key.h"
 #include "common/cm_option.h"
 #include "vacquery/vq_fleet.h"
+#include "vacquery/vq_join.h"
 #include "vacquery/vq_message.h"
 #include "vacquery/vq_output.h"
 #include "vacquery/vq_policy.h"
@@ -78,6 +87,10 @@ typedef struct {
   double fizzle_seconds;
   bool finished_notifications;
   bool message_notifications;
+  double outcome_wait; /* < 0: 2 x report_interval; 0: no join */
+  size_t max_waiting;
+  size_t max_factories, max_machinetypes, max_finished;
+  double forget_after;
 } vq_conf_t;
 
 typedef struct {
@@ -91,6 +104,9 @@ typedef struct {
   atomic_uint_fast64_t accepted[VQ_MSG_TYPE_COUNT];
   atomic_uint_fast64_t rejected[VQ_REASON_COUNT];
   atomic_uint_fast64_t queue_drops;
+  /* values dropped from accepted messages, per field */
+  atomic_uint_fast64_t bad_num[VQ_N_COUNT], bad_str[VQ_S_COUNT];
+  atomic_uint_fast64_t join_waiting, join_joined, join_timed_out;
 } vq_stats_t;
 
 typedef struct vq_recv_ctx vq_recv_ctx_t;
@@ -112,6 +128,10 @@ typedef struct {
   vq_recv_ctx_t *recv_ctx;
   atomic_uint_fast64_t fleet_failures; /* fleet updates lost (no memory) */
   c_complain_t fleet_complaint;        /* under fleet_lock */
+  c_complain_t full_complaint;         /* fleet_full; worker thread only */
+  /* Set at shutdown: collectd's write threads are gone, so the last
+   * values are handed to the write plugins directly. */
+  bool write_direct;
 } vq_plugin_t;
 
 /*
@@ -143,10 +163,17 @@ static vq_plugin_t *vq_instance_get(void) {
       .fizzle_seconds = 600,
       .finished_notifications = true,
       .report_interval = TIME_T_TO_CDTIME_T_STATIC(180),
+      .outcome_wait = -1,
+      .max_waiting = 10000,
+      .max_factories = VQ_FLEET_MAX_FACTORIES,
+      .max_machinetypes = VQ_FLEET_MAX_MACHINETYPES,
+      .max_finished = VQ_FLEET_MAX_FINISHED,
+      .forget_after = 7 * 86400,
   };
   vp->wake_fd = -1;
   pthread_mutex_init(&vp->fleet_lock, NULL);
   C_COMPLAIN_INIT(&vp->fleet_complaint);
+  C_COMPLAIN_INIT(&vp->full_complaint);
   vq_instance = vp;
   return vp;
 }
@@ -316,7 +343,24 @@ static int vq_config(oconfig_item_t *ci) {
       status = cf_util_get_boolean(c, &vp->conf.finished_notifications);
     else if (strcasecmp("MessageNotifications", c->key) == 0)
       status = cf_util_get_boolean(c, &vp->conf.message_notifications);
-    else {
+    else if (strcasecmp("OutcomeWait", c->key) == 0)
+      status = vq_config_number(c, 0, 86400, &vp->conf.outcome_wait);
+    else if (strcasecmp("ForgetAfter", c->key) == 0)
+      status = vq_config_number(c, 1, 3650 * 86400.0, &vp->conf.forget_after);
+    else if (strcasecmp("MaxWaitingMachines", c->key) == 0 ||
+             strcasecmp("MaxFactories", c->key) == 0 ||
+             strcasecmp("MaxMachinetypes", c->key) == 0 ||
+             strcasecmp("MaxFinishedSeries", c->key) == 0) {
+      status = vq_config_number(c, 1, 1e8, &d);
+      size_t *dst =
+          strcasecmp("MaxWaitingMachines", c->key) == 0 ? &vp->conf.max_waiting
+          : strcasecmp("MaxFactories", c->key) == 0 ? &vp->conf.max_factories
+          : strcasecmp("MaxMachinetypes", c->key) == 0
+              ? &vp->conf.max_machinetypes
+              : &vp->conf.max_finished;
+      if (status == 0)
+        *dst = (size_t)d;
+    } else {
       ERROR(VQ_PLUGIN " plugin: unknown option \"%s\".", c->key);
       status = -1;
     }
@@ -516,9 +560,8 @@ static void vq_drain(vq_recv_ctx_t *ctx, vq_socket_t *s) {
       }
       /* A distinct time per datagram: two messages for one identifier in
        * one batch must not carry the same timestamp. */
-      vq_datagram_t *d =
-          vq_datagram_new(ctx->iov[i].iov_base, len, from, h->msg_namelen,
-                          CDTIME_T_TO_DOUBLE(now + (cdtime_t)i));
+      vq_datagram_t *d = vq_datagram_new(ctx->iov[i].iov_base, len, from,
+                                         h->msg_namelen, now + (cdtime_t)i);
       if (d == NULL) {
         atomic_fetch_add(&vp->stats.queue_drops, 1);
         continue;
@@ -583,7 +626,10 @@ static void vq_dispatch(const char *host, const char *plugin_instance,
   sstrncpy(vl.plugin_instance, plugin_instance, sizeof(vl.plugin_instance));
   sstrncpy(vl.type, type->name, sizeof(vl.type));
   sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
-  plugin_dispatch_values(&vl);
+  if (vq_instance != NULL && vq_instance->write_direct)
+    plugin_write(NULL, NULL, &vl); /* at shutdown: see vq_final_totals */
+  else
+    plugin_dispatch_values(&vl);
 }
 
 /* Returns the meta pairs of l as collectd meta data (caller destroys it),
@@ -689,14 +735,31 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
     return r;
 
   pthread_mutex_lock(&vp->fleet_lock);
-  int back =
-      vq_fleet_seen(vp->fleet, &o->fleet.factory, m, CDTIME_T_TO_DOUBLE(time));
-  int added = o->fleet.finished
+  /* A machinetype_status is registered under its machinetype's slots. */
+  vq_ident_t fid = o->fleet.factory;
+  if (m->type == VQ_MSG_MACHINETYPE && o->lists_num > 0)
+    sstrncpy(fid.type_instance, o->lists[0].id.type_instance,
+             sizeof(fid.type_instance));
+  int back = vq_fleet_seen(vp->fleet, &fid, m, CDTIME_T_TO_DOUBLE(time));
+  int added = back != VQ_FLEET_FULL && o->fleet.finished
                   ? vq_fleet_add_finished(vp->fleet, &o->fleet.finished_id,
                                           &o->fleet.fin)
                   : 0;
-  vq_fleet_note(vp, o, back < 0, added < 0);
+  if (added == VQ_FLEET_FULL)
+    back = VQ_FLEET_FULL;
+  vq_fleet_note(vp, o, back == -1, added == -1);
+  size_t factories = vq_fleet_factories(vp->fleet);
   pthread_mutex_unlock(&vp->fleet_lock);
+  if (back == VQ_FLEET_FULL) {
+    c_complain(LOG_WARNING, &vp->full_complaint,
+               VQ_PLUGIN " plugin: the fleet is full (%zu factories; limits "
+                         "MaxFactories %zu, MaxMachinetypes %zu, "
+                         "MaxFinishedSeries %zu): messages that would add "
+                         "more are rejected as fleet_full.",
+               factories, vp->conf.max_factories, vp->conf.max_machinetypes,
+               vp->conf.max_finished);
+    return VQ_REJ_FLEET_FULL;
+  }
   if (back == 1)
     vq_dispatch_notif(&o->back, cdtime());
 
@@ -717,17 +780,129 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
   return VQ_OK;
 }
 
+/* Counts the fields that vq_parse() dropped from an accepted message. */
+static void vq_count_bad_fields(vq_plugin_t *vp, const vq_message_t *m) {
+  for (int i = 0; m->bad_num != 0 && i < VQ_N_COUNT; i++)
+    if (m->bad_num & (UINT64_C(1) << i))
+      atomic_fetch_add(&vp->stats.bad_num[i], 1);
+  for (int i = 0; m->bad_str != 0 && i < VQ_S_COUNT; i++)
+    if (m->bad_str & (UINT32_C(1) << i))
+      atomic_fetch_add(&vp->stats.bad_str[i], 1);
+}
+
+/* Returns the OutcomeWait in force, in seconds. */
+static double vq_outcome_wait(const vq_plugin_t *vp) {
+  return vp->conf.outcome_wait >= 0
+             ? vp->conf.outcome_wait
+             : 2 * CDTIME_T_TO_DOUBLE(vp->conf.report_interval);
+}
+
+/* The worker's own state. */
+typedef struct {
+  vq_plugin_t *vp;
+  vq_parser_t *parser;
+  vq_output_t out;
+  vq_join_t *join; /* Vac machines waiting for their code */
+} vq_worker_t;
+
+/*
+ * Counts a finished machine that waited: parses its datagram again, gives
+ * it the outcome of mt (the machinetype_status that names it) or, with mt
+ * NULL, counts it as it is (none or fizzle), and handles it as if it had
+ * just arrived at its receive time (its source address is not kept while
+ * it waits). Frees p.
+ */
+static void vq_join_finish(vq_worker_t *w, vq_pending_t *p,
+                           const vq_message_t *mt) {
+  vq_plugin_t *vp = w->vp;
+  vq_message_t m;
+  vq_reason_t r = vq_parse(w->parser, p->data, p->len, &m);
+  if (r == VQ_OK) {
+    if (mt != NULL && vq_message_take_outcome(&m, mt) != 0)
+      ERROR(VQ_PLUGIN " plugin: out of memory joining an outcome.");
+    r = vq_handle(vp, &w->out, &m, NULL, (cdtime_t)p->time);
+    vq_message_clear(&m);
+  }
+  /* It was counted as accepted on arrival; a later refusal (fleet_full)
+   * is counted as well. */
+  if (r != VQ_OK)
+    atomic_fetch_add(&vp->stats.rejected[r], 1);
+  atomic_fetch_add(
+      mt != NULL ? &vp->stats.join_joined : &vp->stats.join_timed_out, 1);
+  atomic_store(&vp->stats.join_waiting, vq_join_count(w->join));
+  free(p);
+}
+
+/* Counts every waiting machine whose OutcomeWait is over at now. */
+static void vq_join_expire(vq_worker_t *w, double now) {
+  vq_pending_t *p;
+  while ((p = vq_join_expired(w->join, now)) != NULL)
+    vq_join_finish(w, p, NULL);
+}
+
+/*
+ * Puts a Vac machine_status without a code in the waiting table, after
+ * the checks its handling would apply (cookie, name lengths). Returns
+ * VQ_OK when it waits; another reason to reject it; or VQ_REASON_COUNT
+ * when it is to be handled at once (table full or out of memory).
+ */
+static vq_reason_t vq_join_wait(vq_worker_t *w, const vq_message_t *m,
+                                const vq_datagram_t *d) {
+  vq_plugin_t *vp = w->vp;
+  vq_reason_t r = vq_cookie_check(vp->conf.cookies, vp->conf.cookies_num, m);
+  if (r != VQ_OK)
+    return r;
+  vq_ident_t id;
+  vq_finished_t fin;
+  r = vq_finished_from_message(m, vp->conf.fizzle_seconds, &id, &fin);
+  if (r != VQ_OK)
+    return r;
+  double deadline = CDTIME_T_TO_DOUBLE(d->received) + vq_outcome_wait(vp);
+  if (vq_join_add(w->join, m, d->data, d->len, d->received, deadline) != 0)
+    return VQ_REASON_COUNT;
+  atomic_store(&vp->stats.join_waiting, vq_join_count(w->join));
+  return VQ_OK;
+}
+
+/* Parses and handles one datagram. Returns VQ_OK or why it was rejected;
+ * sets *type to the message type when it was parsed. */
+static vq_reason_t vq_work_one(vq_worker_t *w, const vq_datagram_t *d,
+                               vq_msg_type_t *type) {
+  vq_message_t m;
+  vq_reason_t r = vq_parse(w->parser, d->data, d->len, &m);
+  if (r != VQ_OK)
+    return r;
+  *type = m.type;
+  vq_count_bad_fields(w->vp, &m);
+  r = VQ_REASON_COUNT;
+  if (vq_outcome_wait(w->vp) > 0 && vq_join_needs_wait(&m))
+    r = vq_join_wait(w, &m, d);
+  if (r == VQ_REASON_COUNT)
+    r = vq_handle(w->vp, &w->out, &m, (const struct sockaddr *)&d->from,
+                  (cdtime_t)d->received);
+  if (r == VQ_OK && m.type == VQ_MSG_MACHINETYPE) {
+    vq_pending_t *p = vq_join_take(w->join, &m);
+    if (p != NULL)
+      vq_join_finish(w, p, &m);
+  }
+  vq_message_clear(&m);
+  return r;
+}
+
 static void *vq_work_main(void *arg) {
   vq_plugin_t *vp = arg;
-  vq_parser_t *parser = vq_parser_create();
+  vq_worker_t w = {.vp = vp,
+                   .parser = vq_parser_create(),
+                   .out = VQ_OUTPUT_INIT,
+                   .join = vq_join_create(vp->conf.max_waiting)};
   vq_sources_t *sources = vq_sources_create(65536, 0, 1);
-  if (parser == NULL || sources == NULL) {
+  if (w.parser == NULL || sources == NULL || w.join == NULL) {
     ERROR(VQ_PLUGIN " plugin: out of memory starting the worker.");
-    vq_parser_destroy(parser);
+    vq_parser_destroy(w.parser);
     vq_sources_destroy(sources);
+    vq_join_destroy(w.join);
     return NULL;
   }
-  vq_output_t out = VQ_OUTPUT_INIT;
   vq_datagram_t *batch[VQ_BATCH];
   for (;;) {
     size_t n = vq_queue_pop(vp->queue, batch, VQ_BATCH, 1000);
@@ -735,67 +910,141 @@ static void *vq_work_main(void *arg) {
       break;
     for (size_t i = 0; i < n; i++) {
       vq_datagram_t *d = batch[i];
-      vq_message_t m;
-      vq_reason_t r = vq_parse(parser, d->data, d->len, &m);
-      if (r == VQ_OK) {
-        r = vq_handle(vp, &out, &m, (const struct sockaddr *)&d->from,
-                      DOUBLE_TO_CDTIME_T(d->received));
-        if (r == VQ_OK)
-          atomic_fetch_add(&vp->stats.accepted[m.type], 1);
-        vq_message_clear(&m);
-      }
-      if (r != VQ_OK)
-        vq_reject(vp, sources, (struct sockaddr *)&d->from, d->received, r,
-                  d->len);
+      vq_msg_type_t type = VQ_MSG_TYPE_COUNT;
+      vq_reason_t r = vq_work_one(&w, d, &type);
+      if (r == VQ_OK)
+        atomic_fetch_add(&vp->stats.accepted[type], 1);
+      else
+        vq_reject(vp, sources, (struct sockaddr *)&d->from,
+                  CDTIME_T_TO_DOUBLE(d->received), r, d->len);
       free(d);
     }
+    vq_join_expire(&w, CDTIME_T_TO_DOUBLE(cdtime()));
   }
-  vq_output_free(&out);
-  vq_parser_destroy(parser);
+  /* At shutdown no code will come: every waiting machine counts now. */
+  vq_join_expire(&w, INFINITY);
+  vq_output_free(&w.out);
+  vq_parser_destroy(w.parser);
+  vq_join_destroy(w.join);
   vq_sources_destroy(sources);
   return NULL;
 }
 
 /* ---- read callback: counters and fleet state ---------------------------- */
 
-/* A factory that just went stale, noted under the fleet lock and announced
- * after it (notifications are synchronous and may do I/O). Registry
- * entries live until shutdown, so the pointer stays valid. */
+/*
+ * What the read callback dispatches from the fleet, copied under the fleet
+ * lock and dispatched after it (dispatching may block on I/O, and the
+ * registry may forget what it pointed to). Each item has up to five
+ * strings (offsets into text) and four numbers.
+ */
 typedef struct {
-  const vq_factory_t *factory;
-  double silent;
-} vq_stale_note_t;
+  size_t str[5];
+  double v[4];
+} vq_snap_item_t;
+
+typedef struct {
+  cm_buf_t text;
+  vq_snap_item_t *items;
+  size_t num, cap;
+  bool failed;
+} vq_snap_t;
+
+/* Appends an item with the n strings strs and the numbers v[4]; on
+ * allocation failure marks the snapshot failed (the item is lost). */
+static void vq_snap_add(vq_snap_t *sn, const char *const *strs, size_t n,
+                        const double *v) {
+  if (cm_vec_reserve((void **)&sn->items, &sn->cap, sn->num + 1,
+                     sizeof(*sn->items)) != 0) {
+    sn->failed = true;
+    return;
+  }
+  vq_snap_item_t *it = &sn->items[sn->num];
+  for (size_t i = 0; i < 5; i++) {
+    it->str[i] = sn->text.len;
+    const char *x = i < n && strs[i] != NULL ? strs[i] : "";
+    if (cm_buf_add(&sn->text, x, strlen(x) + 1) != 0) {
+      sn->failed = true;
+      return;
+    }
+  }
+  memcpy(it->v, v, sizeof(it->v));
+  sn->num++;
+}
+
+/* Returns string i of item k (owned by the snapshot). */
+static const char *vq_snap_str(const vq_snap_t *sn, size_t k, size_t i) {
+  return sn->text.data + sn->items[k].str[i];
+}
+
+/* Frees the snapshot's memory; it is empty again. */
+static void vq_snap_free(vq_snap_t *sn) {
+  cm_buf_free(&sn->text);
+  free(sn->items);
+  memset(sn, 0, sizeof(*sn));
+}
 
 typedef struct {
   vq_plugin_t *vp;
   cdtime_t now, interval;
-  vq_stale_note_t *stale;
-  size_t stale_num, stale_cap;
+  vq_snap_t stale, sites, finished;
 } vq_read_ctx_t;
 
 static void vq_read_stale(void *ctx, const vq_factory_t *f) {
   vq_read_ctx_t *rc = ctx;
-  if (cm_vec_reserve((void **)&rc->stale, &rc->stale_cap, rc->stale_num + 1,
-                     sizeof(*rc->stale)) != 0)
-    return; /* still counted in stale_factories, just not announced */
-  rc->stale[rc->stale_num++] =
-      (vq_stale_note_t){f, CDTIME_T_TO_DOUBLE(rc->now) - f->last_seen};
+  const char *strs[5] = {f->host, f->plugin_instance, f->site, f->space,
+                         f->factory};
+  double v[4] = {CDTIME_T_TO_DOUBLE(rc->now) - f->last_seen, 0, 0, 0};
+  vq_snap_add(&rc->stale, strs, 5, v);
 }
 
 static void vq_read_site(void *ctx, const char *host, size_t factories,
                          size_t stale) {
   vq_read_ctx_t *rc = ctx;
-  double v[2] = {(double)factories, (double)stale};
-  vq_dispatch(host, "", vq_type(VQ_TYPE_SITE), "", v, rc->now, rc->interval,
-              NULL);
+  double v[4] = {(double)factories, (double)stale, 0, 0};
+  vq_snap_add(&rc->sites, &host, 1, v);
 }
 
 static void vq_read_finished(void *ctx, const vq_finished_total_t *t) {
   vq_read_ctx_t *rc = ctx;
+  const char *strs[3] = {t->host, t->plugin_instance, t->type_instance};
   double v[4] = {(double)t->machines, t->cpu_seconds, t->wall_seconds,
                  t->hs06_seconds};
-  vq_dispatch(t->host, t->plugin_instance, vq_type(VQ_TYPE_FINISHED),
-              t->type_instance, v, rc->now, rc->interval, NULL);
+  vq_snap_add(&rc->finished, strs, 3, v);
+}
+
+/* Dispatches the finished-machine totals of a snapshot. */
+static void vq_dispatch_finished(const vq_read_ctx_t *rc) {
+  for (size_t k = 0; k < rc->finished.num; k++)
+    vq_dispatch(vq_snap_str(&rc->finished, k, 0),
+                vq_snap_str(&rc->finished, k, 1), vq_type(VQ_TYPE_FINISHED),
+                vq_snap_str(&rc->finished, k, 2), rc->finished.items[k].v,
+                rc->now, rc->interval, NULL);
+}
+
+/* Dispatches the per-field counts of values dropped from accepted
+ * messages (vacquery_bad_field-<field>), only for fields seen bad, and the
+ * outcome join's counters. */
+static void vq_read_bad_fields(const vq_read_ctx_t *rc) {
+  vq_plugin_t *vp = rc->vp;
+  for (int i = 0; i < VQ_N_COUNT + VQ_S_COUNT; i++) {
+    uint64_t n = i < VQ_N_COUNT
+                     ? atomic_load(&vp->stats.bad_num[i])
+                     : atomic_load(&vp->stats.bad_str[i - VQ_N_COUNT]);
+    if (n == 0)
+      continue;
+    double v = (double)n;
+    const char *name = i < VQ_N_COUNT
+                           ? vq_num_name((vq_num_id_t)i)
+                           : vq_str_name((vq_str_id_t)(i - VQ_N_COUNT));
+    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_BAD_FIELD), name, &v, rc->now,
+                rc->interval, NULL);
+  }
+  double j[3] = {(double)atomic_load(&vp->stats.join_waiting),
+                 (double)atomic_load(&vp->stats.join_joined),
+                 (double)atomic_load(&vp->stats.join_timed_out)};
+  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_JOIN), "", j, rc->now,
+              rc->interval, NULL);
 }
 
 /* Dispatches the receiver's own counters under collectd's host name. */
@@ -835,22 +1084,58 @@ static int vq_read(user_data_t *ud) {
   vq_read_ctx_t rc = {
       .vp = vp, .now = cdtime(), .interval = plugin_get_interval()};
   vq_read_stats(&rc);
+  vq_read_bad_fields(&rc);
+  double now = CDTIME_T_TO_DOUBLE(rc.now);
   pthread_mutex_lock(&vp->fleet_lock);
-  vq_fleet_check_stale(vp->fleet, CDTIME_T_TO_DOUBLE(rc.now),
-                       vp->conf.stale_timeout, vq_read_stale, &rc);
+  size_t forgotten = vq_fleet_forget(vp->fleet, now, vp->conf.forget_after);
+  vq_fleet_check_stale(vp->fleet, now, vp->conf.stale_timeout, vq_read_stale,
+                       &rc);
   vq_fleet_foreach_site(vp->fleet, vq_read_site, &rc);
   vq_fleet_foreach_finished(vp->fleet, vq_read_finished, &rc);
   pthread_mutex_unlock(&vp->fleet_lock);
+  if (forgotten == (size_t)-1)
+    WARNING(VQ_PLUGIN " plugin: out of memory forgetting silent factories.");
+  else if (forgotten > 0)
+    INFO(VQ_PLUGIN " plugin: forgot %zu factories silent for more than "
+                   "ForgetAfter (%.0f s).",
+         forgotten, vp->conf.forget_after);
+  if (rc.stale.failed || rc.sites.failed || rc.finished.failed)
+    WARNING(VQ_PLUGIN " plugin: out of memory: some fleet values are not "
+                      "dispatched this interval.");
+  for (size_t k = 0; k < rc.sites.num; k++)
+    vq_dispatch(vq_snap_str(&rc.sites, k, 0), "", vq_type(VQ_TYPE_SITE), "",
+                rc.sites.items[k].v, rc.now, rc.interval, NULL);
+  vq_dispatch_finished(&rc);
   vq_output_t out = VQ_OUTPUT_INIT;
-  for (size_t i = 0; i < rc.stale_num; i++) {
-    const vq_factory_t *f = rc.stale[i].factory;
-    if (vq_output_stale(&out, f->host, f->plugin_instance, f->site, f->space,
-                        f->factory, rc.stale[i].silent) == 0)
+  for (size_t k = 0; k < rc.stale.num; k++) {
+    if (vq_output_stale(
+            &out, vq_snap_str(&rc.stale, k, 0), vq_snap_str(&rc.stale, k, 1),
+            vq_snap_str(&rc.stale, k, 2), vq_snap_str(&rc.stale, k, 3),
+            vq_snap_str(&rc.stale, k, 4), rc.stale.items[k].v[0]) == 0)
       vq_dispatch_notif(&out.notifs[0], rc.now);
   }
   vq_output_free(&out);
-  free(rc.stale);
+  vq_snap_free(&rc.stale);
+  vq_snap_free(&rc.sites);
+  vq_snap_free(&rc.finished);
   return 0;
+}
+
+/* Hands the finished-machine totals to the write plugins once more at
+ * shutdown (after the worker counted every waiting machine): collectd's
+ * write threads have stopped by then, so they are written directly. */
+static void vq_final_totals(vq_plugin_t *vp) {
+  if (vp->fleet == NULL)
+    return;
+  vq_read_ctx_t rc = {
+      .vp = vp, .now = cdtime(), .interval = plugin_get_interval()};
+  pthread_mutex_lock(&vp->fleet_lock);
+  vq_fleet_foreach_finished(vp->fleet, vq_read_finished, &rc);
+  pthread_mutex_unlock(&vp->fleet_lock);
+  vp->write_direct = true;
+  vq_dispatch_finished(&rc);
+  vp->write_direct = false;
+  vq_snap_free(&rc.finished);
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -875,6 +1160,9 @@ static int vq_init(void) {
   vp->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   vp->queue = vq_queue_create(vp->conf.queue_length);
   vp->fleet = vq_fleet_create();
+  if (vp->fleet != NULL)
+    vq_fleet_set_limits(vp->fleet, vp->conf.max_factories,
+                        vp->conf.max_machinetypes, vp->conf.max_finished);
   vp->recv_ctx = calloc(1, sizeof(*vp->recv_ctx));
   if (vp->recv_ctx != NULL) {
     vp->recv_ctx->vp = vp;
@@ -921,6 +1209,7 @@ static int vq_shutdown(void) {
     vq_queue_close(vp->queue);
     pthread_join(vp->work_thread, NULL);
     vp->threads_running = false;
+    vq_final_totals(vp);
   }
   for (size_t i = 0; i < vp->sockets_num; i++)
     close(vp->sockets[i].fd);

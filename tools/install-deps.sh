@@ -18,6 +18,7 @@ pkgs=(
   perl man-db groff-base                                 # pod2man, podchecker, man -l (man pages)
   python3-yaml                                           # Grafana alert rules test
   chromium chromium-driver python3-selenium              # browser test (tests/browser)
+  rpm rpm2cpio rpmlint cpio bison flex bzip2 xz-utils    # EL9 spec, collectd source tree (rpm_test.sh)
 )
 missing=()
 # node and npm for the Grafana schema test (any install providing them will do)

@@ -10,6 +10,7 @@
 #   5. `make distcheck` (skip with DISTCHECK=no).
 #   6. tests/pkg/deb_test.sh: the Debian packages built, installed, run
 #      with the stock collectd.conf, purged (skip with DEB=no).
+#   7. the EL9 build path and RPM spec, tests/pkg/rpm_test.sh (skip with RPM=no).
 # Builds go to _build*/ beside the sources; the source tree stays clean.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -95,6 +96,11 @@ fi
 # Build the .debs, install them, stock collectd.conf, purge (root; skip with DEB=no).
 if [ "${DEB:-yes}" != no ]; then
   step "debian packages (build, install, stock collectd, purge)" tests/pkg/deb_test.sh
+fi
+# The EL9 path: --with-collectd-src against collectd 5.12.0's source (from
+# Debian's source archive), the spec, rpmbuild (skip with RPM=no).
+if [ "${RPM:-yes}" != no ]; then
+  step "EL9: --with-collectd-src, spec, rpmbuild" tests/pkg/rpm_test.sh
 fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

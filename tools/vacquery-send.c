@@ -70,6 +70,9 @@ static const char vs_usage[] =
     "  --finished N         machine_status per factory per cycle (default 1)\n"
     "  --vcycle-every K     every K-th space is Vcycle (default 2, 0 = none);\n"
     "                       every other Vcycle space has max_processors null\n"
+    "  --churn L            a factory's name lives L cycles (staggered, so\n"
+    "                       each cycle about 1/L of the factories are new\n"
+    "                       and as many fall silent); default 0: for ever\n"
     "  --seed N             varies uuids, names, load, memory, disk; never\n"
     "                       the summary (default 1)\n"
     "  --cookie STRING      the cookie field (default \"0\")\n"
@@ -92,6 +95,7 @@ typedef struct {
   double rate, duration; /* duration < 0: not given */
   long cycles;           /* < 0: not given */
   long sites, spaces, factories, machinetypes, finished, vcycle_every, seed;
+  long churn; /* cycles a factory name lives; 0: for ever */
   int fleet, quiet;
 } vs_opts_t;
 
@@ -201,9 +205,13 @@ static void vs_json_str(vs_buf_t *b, const char *s) {
   vs_put(b, "\"");
 }
 
-/* Fills f with the names and flags of global factory fidx. Returns
+/* Fills f with the names and flags of global factory fidx in cycle
+ * cycle. With --churn L the factory's host name carries a generation that
+ * changes every L cycles, staggered by factory, so that each cycle about
+ * 1/L of the factories are new and as many old ones fall silent. Returns
  * nothing; f owns its strings. */
-static void vs_fac(const vs_opts_t *o, long fidx, vs_fac_t *f) {
+static void vs_fac(const vs_opts_t *o, long fidx, long long cycle,
+                   vs_fac_t *f) {
   long per_site = o->spaces * o->factories;
   long local = fidx % per_site, j = local / o->factories;
   f->fidx = fidx;
@@ -221,7 +229,11 @@ static void vs_fac(const vs_opts_t *o, long fidx, vs_fac_t *f) {
   const char *kind = f->vcycle ? "vcycle" : "vac";
   snprintf(f->space_name, sizeof(f->space_name), "%s%02ld.%s%s", kind, j + 1,
            f->vcycle ? "cloud." : "", f->domain);
-  snprintf(f->host, sizeof(f->host), "%s%ld", kind, local + 1);
+  if (o->churn > 0)
+    snprintf(f->host, sizeof(f->host), "%s%ld-g%lld", kind, local + 1,
+             (cycle + local) / o->churn);
+  else
+    snprintf(f->host, sizeof(f->host), "%s%ld", kind, local + 1);
   snprintf(f->name, sizeof(f->name), "%s.%s", f->host, f->domain);
 }
 
@@ -436,7 +448,7 @@ static int vs_fleet_next(void *ctx, char *buf, size_t cap, size_t *len) {
   vs_fac_t f;
   long sub = (long)(g->pos % g->per_factory);
   long long now = (long long)time(NULL);
-  vs_fac(o, (long)(g->pos / g->per_factory), &f);
+  vs_fac(o, (long)(g->pos / g->per_factory), g->cycle, &f);
   if (sub == 0)
     vs_msg_factory(&b, o, &f, now);
   else if (sub <= o->machinetypes)
@@ -624,7 +636,7 @@ static int vs_fleet_agg(const vs_fleet_t *g, vs_agg_t *agg) {
     long rp = 0, rm = 0, m, wall;
     vs_fac_t f;
     vs_mt_t t;
-    vs_fac(o, fi, &f);
+    vs_fac(o, fi, 0, &f);
     for (m = 0; m < o->machinetypes; m++) {
       vs_mt(o, &f, m, &t);
       rp += t.processors;
@@ -694,28 +706,38 @@ static int vs_num(const char *s, double min, double max, int integral,
 /* Parses argv into o. Returns the index of the first operand, or -1 after
  * printing a usage error. Exits 0 after --help. */
 static int vs_parse(int argc, char **argv, vs_opts_t *o) {
-  /* val 0..7 index nums[] below; the rest are letters */
-  static const struct option lo[] = {
-      {"cycles", 1, NULL, 0},       {"sites", 1, NULL, 1},
-      {"spaces", 1, NULL, 2},       {"factories", 1, NULL, 3},
-      {"machinetypes", 1, NULL, 4}, {"finished", 1, NULL, 5},
-      {"vcycle-every", 1, NULL, 6}, {"seed", 1, NULL, 7},
-      {"host", 1, NULL, 'H'},       {"port", 1, NULL, 'p'},
-      {"help", 0, NULL, 'h'},       {"rate", 1, NULL, 'r'},
-      {"duration", 1, NULL, 'd'},   {"cookie", 1, NULL, 'c'},
-      {"quiet", 0, NULL, 'q'},      {"summary-file", 1, NULL, 's'},
-      {"fleet", 0, NULL, 'f'},      {NULL, 0, NULL, 0}};
+  /* val 0..8 index nums[] below; the rest are letters */
+  static const struct option lo[] = {{"cycles", 1, NULL, 0},
+                                     {"sites", 1, NULL, 1},
+                                     {"spaces", 1, NULL, 2},
+                                     {"factories", 1, NULL, 3},
+                                     {"machinetypes", 1, NULL, 4},
+                                     {"finished", 1, NULL, 5},
+                                     {"vcycle-every", 1, NULL, 6},
+                                     {"seed", 1, NULL, 7},
+                                     {"churn", 1, NULL, 8},
+                                     {"host", 1, NULL, 'H'},
+                                     {"port", 1, NULL, 'p'},
+                                     {"help", 0, NULL, 'h'},
+                                     {"rate", 1, NULL, 'r'},
+                                     {"duration", 1, NULL, 'd'},
+                                     {"cookie", 1, NULL, 'c'},
+                                     {"quiet", 0, NULL, 'q'},
+                                     {"summary-file", 1, NULL, 's'},
+                                     {"fleet", 0, NULL, 'f'},
+                                     {NULL, 0, NULL, 0}};
   const struct {
     long *dst, min, max;
-  } nums[8] = {{&o->cycles, 0, 1000000000L},    {&o->sites, 1, 100000},
+  } nums[9] = {{&o->cycles, 0, 1000000000L},    {&o->sites, 1, 100000},
                {&o->spaces, 1, 1000},           {&o->factories, 1, 100000},
                {&o->machinetypes, 1, VS_NVOS},  {&o->finished, 0, 100000},
-               {&o->vcycle_every, 0, 1000000L}, {&o->seed, 0, 0x7FFFFFFFL}};
+               {&o->vcycle_every, 0, 1000000L}, {&o->seed, 0, 0x7FFFFFFFL},
+               {&o->churn, 0, 1000000L}};
   int c, li = -1, bad = 0, fleet_only = 0;
   double v;
   while (!bad && (c = getopt_long(argc, argv, "H:p:h", lo, &li)) != -1) {
-    fleet_only |= c < 8 || c == 'd' || c == 'c';
-    if (c >= 0 && c < 8) {
+    fleet_only |= c < 9 || c == 'd' || c == 'c';
+    if (c >= 0 && c < 9) {
       bad = vs_num(optarg, nums[c].min, nums[c].max, 1, &v);
       *nums[c].dst = bad ? 0 : (long)v;
     } else if (c == 'H')

@@ -95,6 +95,8 @@ static int vb_jsonc(json_tokener *tok, const vb_msg_t *msg) {
 
 static int vb_fleet(long n) {
   vq_fleet_t *f = vq_fleet_create();
+  if (f != NULL) /* the registry alone, beyond the default MaxFactories */
+    vq_fleet_set_limits(f, (size_t)n, (size_t)n, (size_t)n);
   long before = vb_rss();
   vq_message_t m;
   memset(&m, 0, sizeof(m));

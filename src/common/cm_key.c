@@ -24,10 +24,24 @@ long cm_key_join(char *buf, size_t size, const char *const *parts,
   return (long)off;
 }
 
-void *cm_key_entry_new(size_t head, const char *key, size_t len) {
-  char *block = calloc(1, head + len + 1);
-  if (block != NULL)
-    memcpy(block + head, key, len); /* calloc wrote the NUL */
+void *cm_key_entry_new(size_t head, const char *key, size_t len,
+                       const char *const *strs, const size_t *lens, size_t n,
+                       const char **out) {
+  size_t size = head + len + 1;
+  for (size_t i = 0; i < n; i++)
+    size += lens[i] + 1;
+  char *block = calloc(1, size);
+  if (block == NULL)
+    return NULL;
+  char *p = block + head;
+  memcpy(p, key, len); /* calloc wrote the NULs */
+  p += len + 1;
+  for (size_t i = 0; i < n; i++) {
+    out[i] = p;
+    if (lens[i] > 0)
+      memcpy(p, strs[i], lens[i]);
+    p += lens[i] + 1;
+  }
   return block;
 }
 

@@ -20,10 +20,14 @@ long cm_key_join(char *buf, size_t size, const char *const *parts,
 
 /*
  * Returns a zeroed block of head bytes followed by a copy of the len bytes
- * of key and a NUL (the caller's struct ends in `char key[]'), or NULL when
- * out of memory. The caller frees it with free().
+ * of key and a NUL (the caller's struct ends in `char key[]'), then copies
+ * of the n strings strs (lens[i] bytes each), each NUL-terminated, with
+ * out[i] pointing at them; or NULL when out of memory. One allocation: the
+ * caller frees the block with free().
  */
-void *cm_key_entry_new(size_t head, const char *key, size_t len);
+void *cm_key_entry_new(size_t head, const char *key, size_t len,
+                       const char *const *strs, const size_t *lens, size_t n,
+                       const char **out);
 
 /*
  * Grows *array (of *cap elements of elem bytes) so that it holds at least

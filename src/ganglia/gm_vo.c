@@ -60,7 +60,8 @@ void gm_vo_destroy(gm_vo_t *t) {
 /* Returns a new entry for the key of site, pi and ti, or NULL. */
 static gm_vo_entry_t *gm_vo_entry_new(const char *key, size_t len,
                                       const char *ti, const char *dot) {
-  gm_vo_entry_t *e = cm_key_entry_new(sizeof(*e), key, len);
+  gm_vo_entry_t *e =
+      cm_key_entry_new(sizeof(*e), key, len, NULL, NULL, 0, NULL);
   if (e == NULL)
     return NULL;
   e->key_len = len;
@@ -124,7 +125,8 @@ long gm_vo_totals(const gm_vo_t *t, double now, double timeout,
     size_t len = (size_t)kl, sl = strlen(e->site);
     gm_vo_sum_t *s = cm_htab_get(sums, key, len);
     if (s == NULL) {
-      s = cm_key_entry_new(sizeof(*s), key, len); /* keyed before put */
+      s = cm_key_entry_new(sizeof(*s), key, len, NULL, NULL, 0,
+                           NULL); /* keyed before put */
       if (s == NULL || cm_htab_put(sums, s->key, len, s) != 0) {
         free(s);
         cm_htab_destroy(sums, free);

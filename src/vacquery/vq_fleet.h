@@ -34,21 +34,42 @@ typedef struct {
   double cpu_seconds, wall_seconds, hs06_seconds;
 } vq_finished_total_t;
 
-/* Returns a new empty registry, or NULL on allocation failure. */
+/* Returned by vq_fleet_seen() and vq_fleet_add_finished() when the
+ * message would add a factory, machinetype or finished series beyond its
+ * limit: nothing was added (the caller rejects it as fleet_full). */
+#define VQ_FLEET_FULL (-2)
+
+/* Default limits (vq_fleet_set_limits): about 20000 factories of 5
+ * machinetypes, each with 10 finished series. */
+#define VQ_FLEET_MAX_FACTORIES 20000
+#define VQ_FLEET_MAX_MACHINETYPES 100000
+#define VQ_FLEET_MAX_FINISHED 200000
+
+/* Returns a new empty registry with the default limits, or NULL on
+ * allocation failure. */
 vq_fleet_t *vq_fleet_create(void);
+
+/* Sets the most factories, machinetypes (factory and machinetype
+ * identifiers) and finished-machine series the registry holds; 0 keeps a
+ * limit as it is. Lowering a limit forgets nothing. */
+void vq_fleet_set_limits(vq_fleet_t *f, size_t max_factories,
+                         size_t max_machinetypes, size_t max_finished);
 
 /* Frees the registry; NULL is allowed. */
 void vq_fleet_destroy(vq_fleet_t *f);
 
 /*
- * Records that the factory of m, identified by id, reported at now.
- * Returns 1 when it had been stale (the caller announces it is back),
- * 0 otherwise, or -1 on allocation failure.
+ * Records that the factory of m, identified by id, reported at now; for a
+ * machinetype_status also its machinetype (id's type_instance). Returns 1
+ * when it had been stale (the caller announces it is back), 0 otherwise,
+ * VQ_FLEET_FULL when a new factory or machinetype would exceed its limit
+ * (nothing recorded), or -1 on allocation failure.
  */
 int vq_fleet_seen(vq_fleet_t *f, const vq_ident_t *id, const vq_message_t *m,
                   double now);
 
-/* Adds one finished machine to the series id. Returns 0 or -1. */
+/* Adds one finished machine to the series id. Returns 0, VQ_FLEET_FULL
+ * when a new series would exceed its limit (nothing added), or -1. */
 int vq_fleet_add_finished(vq_fleet_t *f, const vq_ident_t *id,
                           const vq_finished_t *fin);
 
@@ -74,7 +95,18 @@ void vq_fleet_foreach_finished(const vq_fleet_t *f,
                                           const vq_finished_total_t *t),
                                void *ctx);
 
-/* Returns the number of factories known. */
+/*
+ * Forgets every factory silent for more than forget_after seconds at now,
+ * with its machinetypes and finished series: they are no longer stale, no
+ * longer passed to the callbacks, and their memory is freed (pointers to
+ * them become invalid). Returns the number of factories forgotten, or
+ * (size_t)-1 on allocation failure (then nothing is forgotten).
+ */
+size_t vq_fleet_forget(vq_fleet_t *f, double now, double forget_after);
+
+/* Returns the number of factories, machinetypes and finished series. */
 size_t vq_fleet_factories(const vq_fleet_t *f);
+size_t vq_fleet_machinetypes(const vq_fleet_t *f);
+size_t vq_fleet_finished_series(const vq_fleet_t *f);
 
 #endif

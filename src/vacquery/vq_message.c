@@ -4,7 +4,8 @@
  *
  * The rules are tables: for each message type, which keys are read, which
  * legacy keys fill them when the current key is absent, and which strings
- * are required. Unknown keys are ignored.
+ * are required. Unknown keys are ignored. Only the identity fields reject
+ * a message for their type; other bad fields are dropped and flagged.
  */
 #include "vq_message.h"
 
@@ -253,10 +254,12 @@ vq_str_t vq_vo_from_fqan(vq_str_t fqan) {
 
 /* Looks up key, then each legacy key in order. Returns the value, or NULL
  * when none of them is present (a present JSON null is returned as the
- * found-but-null marker through *present). */
+ * found-but-null marker through *present); *found is the key that was
+ * present. */
 static json_object *vq_lookup(json_object *root, const vq_field_t *f,
-                              int *present) {
+                              int *present, const char **found) {
   json_object *v = NULL;
+  *found = f->key;
   if (json_object_object_get_ex(root, f->key, &v)) {
     *present = 1;
     return v;
@@ -264,6 +267,7 @@ static json_object *vq_lookup(json_object *root, const vq_field_t *f,
   for (size_t i = 0; i < 2 && f->legacy[i] != NULL; i++) {
     if (json_object_object_get_ex(root, f->legacy[i], &v)) {
       *present = 1;
+      *found = f->legacy[i];
       return v;
     }
   }
@@ -271,57 +275,164 @@ static json_object *vq_lookup(json_object *root, const vq_field_t *f,
   return NULL;
 }
 
-/* Reads a JSON integer as a double, keeping unsigned 64-bit values.
- * json-c saturates integers beyond 64 bits to INT64_MIN or UINT64_MAX, so
- * those two values cannot be told from an overflow: they are bad types
- * rather than a different number. Returns VQ_OK or VQ_REJ_BAD_TYPE. */
-static vq_reason_t vq_read_int(json_object *v, double *out) {
-  int64_t i = json_object_get_int64(v);
-  if (i == INT64_MIN)
-    return VQ_REJ_BAD_TYPE;
-  if (i == INT64_MAX) { /* INT64_MAX itself, or an unsigned value */
-    uint64_t u = json_object_get_uint64(v);
-    if (u == UINT64_MAX)
-      return VQ_REJ_BAD_TYPE;
-    *out = (double)u;
-    return VQ_OK;
+/* Returns the length of the JSON number (RFC 8259 grammar) at the start of
+ * the n bytes at s, or 0 when s does not start with one. */
+static size_t vq_json_number_len(const char *s, size_t n) {
+  size_t i = 0;
+  if (i < n && s[i] == '-')
+    i++;
+  if (i >= n || s[i] < '0' || s[i] > '9')
+    return 0;
+  if (s[i] == '0')
+    i++;
+  else
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+  if (i < n && s[i] == '.') {
+    size_t d = ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+    if (i == d)
+      return 0;
   }
-  *out = (double)i;
-  return VQ_OK;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+      i++;
+    size_t d = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+      i++;
+    if (i == d)
+      return 0;
+  }
+  return i;
 }
 
-/* Reads one numeric field. Returns VQ_OK or VQ_REJ_BAD_TYPE. NaN (which
- * Python's json module emits for unknown floats) and null mean "no value";
- * infinities and non-numbers are bad types. */
-static vq_reason_t vq_read_num(json_object *v, double *out) {
+/* Reads the n bytes at s, which hold exactly one JSON number, as a double
+ * (infinite when it overflows). Returns 0, or -1 when it is not one. */
+static int vq_number_text(const char *s, size_t n, double *out) {
+  char tmp[64];
+  if (n == 0 || n >= sizeof(tmp) || vq_json_number_len(s, n) != n)
+    return -1;
+  memcpy(tmp, s, n);
+  tmp[n] = '\0';
+  *out = strtod(tmp, NULL);
+  return 0;
+}
+
+/* Skips JSON whitespace from i; returns the next index. */
+static size_t vq_skip_space(const char *b, size_t i, size_t len) {
+  while (i < len &&
+         (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+    i++;
+  return i;
+}
+
+/*
+ * Finds the number text of key in the top-level object of the valid JSON
+ * buf (the last occurrence, as json-c keeps the last of duplicate keys;
+ * keys written with escapes are not matched). Used for integers that
+ * json-c saturates at 64 bits. Returns 0 and the number as a double, or
+ * -1 when it is not found.
+ */
+static int vq_raw_number(const char *b, size_t len, const char *key,
+                         double *out) {
+  size_t klen = strlen(key);
+  int depth = 0, found = -1;
+  for (size_t i = 0; i < len; i++) {
+    char c = b[i];
+    if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    } else if (c == '"') {
+      size_t start = ++i;
+      while (i < len && b[i] != '"')
+        i += b[i] == '\\' ? 2 : 1;
+      if (i >= len)
+        return found;
+      size_t end = i;
+      size_t j = vq_skip_space(b, i + 1, len);
+      if (depth != 1 || j >= len || b[j] != ':' || end - start != klen ||
+          memcmp(b + start, key, klen) != 0)
+        continue;
+      j = vq_skip_space(b, j + 1, len);
+      size_t n = vq_json_number_len(b + j, len - j);
+      if (n > 0 && vq_number_text(b + j, n, out) == 0)
+        found = 0;
+    }
+  }
+  return found;
+}
+
+/* What became of one field value. */
+typedef enum { VQ_READ_OK, VQ_READ_BAD } vq_read_t;
+
+/* Reads a JSON integer as a double, keeping unsigned 64-bit values.
+ * json-c saturates integers beyond 64 bits to INT64_MIN or UINT64_MAX:
+ * those are read again from the text (raw: the datagram, key: the key
+ * found) as a double. Returns VQ_READ_OK, or VQ_READ_BAD when that fails. */
+static vq_read_t vq_read_int(json_object *v, const char *raw, size_t raw_len,
+                             const char *key, double *out) {
+  int64_t i = json_object_get_int64(v);
+  if (i == INT64_MIN ||
+      (i == INT64_MAX && json_object_get_uint64(v) == UINT64_MAX)) {
+    if (raw == NULL || vq_raw_number(raw, raw_len, key, out) != 0)
+      return VQ_READ_BAD;
+    return isfinite(*out) ? VQ_READ_OK : VQ_READ_BAD;
+  }
+  if (i == INT64_MAX) /* INT64_MAX itself, or an unsigned value */
+    *out = (double)json_object_get_uint64(v);
+  else
+    *out = (double)i;
+  return VQ_READ_OK;
+}
+
+/* Reads one numeric field. null means "no value" (NaN). A string holding
+ * exactly one JSON number is read as that number. Returns VQ_READ_BAD
+ * (and leaves *out NaN) for other types and for non-finite numbers. */
+static vq_read_t vq_read_num(json_object *v, const char *raw, size_t raw_len,
+                             const char *key, double *out) {
+  double d = NAN;
+  vq_read_t r = VQ_READ_OK;
   switch (json_object_get_type(v)) {
   case json_type_null:
-    *out = NAN;
-    return VQ_OK;
+    break;
   case json_type_int:
-    return vq_read_int(v, out);
-  case json_type_double: {
-    double d = json_object_get_double(v);
-    if (isinf(d))
-      return VQ_REJ_BAD_TYPE;
-    *out = d;
-    return VQ_OK;
-  }
+    r = vq_read_int(v, raw, raw_len, key, &d);
+    break;
+  case json_type_double:
+    d = json_object_get_double(v);
+    break;
+  case json_type_string:
+    if (vq_number_text(json_object_get_string(v),
+                       (size_t)json_object_get_string_len(v), &d) != 0)
+      r = VQ_READ_BAD;
+    break;
   default:
-    return VQ_REJ_BAD_TYPE;
+    r = VQ_READ_BAD;
   }
+  if (r == VQ_READ_OK && json_object_get_type(v) != json_type_null &&
+      !isfinite(d))
+    r = VQ_READ_BAD;
+  *out = r == VQ_READ_OK ? d : NAN;
+  return r;
 }
 
-/* Reads one string field. Returns VQ_OK, VQ_REJ_BAD_TYPE for a non-string,
- * or VQ_REJ_MISSING when a required string is absent, null or empty. */
+/* Reads one string field. Returns VQ_OK; VQ_REJ_BAD_TYPE for a
+ * non-string identity field; VQ_REJ_MISSING when an identity field is
+ * absent, null or empty. Any other non-string is dropped and *bad set. */
 static vq_reason_t vq_read_str(json_object *v, const vq_field_t *f,
-                               vq_str_t *out) {
-  if (v == NULL || json_object_get_type(v) == json_type_null) {
-    *out = (vq_str_t){NULL, 0};
+                               vq_str_t *out, int *bad) {
+  *out = (vq_str_t){NULL, 0};
+  if (v == NULL || json_object_get_type(v) == json_type_null)
     return f->required ? VQ_REJ_MISSING : VQ_OK;
+  if (json_object_get_type(v) != json_type_string) {
+    if (f->required)
+      return VQ_REJ_BAD_TYPE;
+    *bad = 1;
+    return VQ_OK;
   }
-  if (json_object_get_type(v) != json_type_string)
-    return VQ_REJ_BAD_TYPE;
   int len = json_object_get_string_len(v);
   if (len <= 0 && f->required)
     return VQ_REJ_MISSING;
@@ -353,21 +464,27 @@ static vq_reason_t vq_read_type(json_object *root, vq_msg_type_t *t) {
   return VQ_REJ_UNKNOWN_TYPE;
 }
 
-/* Fills m from the fields table of its type. Returns VQ_OK or a reason. */
-static vq_reason_t vq_read_fields(json_object *root, vq_message_t *m) {
+/* Fills m from the fields table of its type; raw is the datagram.
+ * Returns VQ_OK or a reason (identity fields only). */
+static vq_reason_t vq_read_fields(json_object *root, const char *raw,
+                                  size_t raw_len, vq_message_t *m) {
   const vq_field_t *fields = vq_msg_types[m->type].fields;
   size_t n = vq_msg_types[m->type].fields_num;
   for (size_t i = 0; i < n; i++) {
     const vq_field_t *f = fields + i;
-    int present = 0;
-    json_object *v = vq_lookup(root, f, &present);
-    vq_reason_t r;
-    if (f->kind == VQ_F_STR)
-      r = vq_read_str(v, f, &m->str[f->id]);
-    else
-      r = present ? vq_read_num(v, &m->num[f->id]) : VQ_OK;
-    if (r != VQ_OK)
-      return r;
+    int present = 0, bad = 0;
+    const char *key;
+    json_object *v = vq_lookup(root, f, &present, &key);
+    if (f->kind == VQ_F_STR) {
+      vq_reason_t r = vq_read_str(v, f, &m->str[f->id], &bad);
+      if (r != VQ_OK)
+        return r;
+      if (bad)
+        m->bad_str |= UINT32_C(1) << f->id;
+    } else if (present && vq_read_num(v, raw, raw_len, key, &m->num[f->id]) ==
+                              VQ_READ_BAD) {
+      m->bad_num |= UINT64_C(1) << f->id;
+    }
   }
   return VQ_OK;
 }
@@ -498,7 +615,7 @@ vq_reason_t vq_parse(vq_parser_t *p, const char *buf, size_t len,
   m->root = root;
   vq_reason_t r = vq_read_type(root, &m->type);
   if (r == VQ_OK)
-    r = vq_read_fields(root, m);
+    r = vq_read_fields(root, buf, len, m);
   if (r != VQ_OK) {
     vq_message_clear(m);
     return r;
@@ -518,7 +635,7 @@ void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb,
       break;
     case json_type_int: {
       double d;
-      if (vq_read_int(v, &d) == VQ_OK)
+      if (vq_read_int(v, NULL, 0, key, &d) == VQ_READ_OK)
         cb(ctx, key, VQ_V_INT, NULL, d);
       break;
     }
@@ -532,4 +649,35 @@ void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb,
       break;
     }
   }
+}
+
+int vq_message_take_outcome(vq_message_t *m, const vq_message_t *mt) {
+  vq_str_t msg = mt->str[VQ_S_SHUTDOWN_MESSAGE];
+  double t = mt->num[VQ_N_SHUTDOWN_TIME];
+  if (m->root == NULL)
+    return -1;
+  json_object *jm = NULL, *jt = NULL;
+  if (msg.ptr != NULL)
+    jm = json_object_new_string_len(msg.ptr, (int)msg.len);
+  if (!isnan(t))
+    jt = t == floor(t) && fabs(t) < 9007199254740992.0
+             ? json_object_new_int64((int64_t)t)
+             : json_object_new_double(t);
+  json_object *jf = json_object_new_string("machinetype_status");
+  if ((msg.ptr != NULL && jm == NULL) || (!isnan(t) && jt == NULL) ||
+      jf == NULL) {
+    json_object_put(jm);
+    json_object_put(jt);
+    json_object_put(jf);
+    return -1;
+  }
+  json_object_object_add(m->root, "shutdown_message", jm);
+  json_object_object_add(m->root, "shutdown_time", jt);
+  json_object_object_add(m->root, "outcome_from", jf);
+  m->str[VQ_S_SHUTDOWN_MESSAGE] =
+      jm != NULL ? (vq_str_t){json_object_get_string(jm),
+                              (size_t)json_object_get_string_len(jm)}
+                 : (vq_str_t){NULL, 0};
+  m->num[VQ_N_SHUTDOWN_TIME] = t;
+  return 0;
 }

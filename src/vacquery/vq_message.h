@@ -14,6 +14,7 @@
 #include "vq_reason.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
   VQ_MSG_FACTORY = 0, /* factory_status */
@@ -99,7 +100,15 @@ typedef struct {
   double num[VQ_N_COUNT];
   vq_str_t vo; /* from fqan; ptr NULL when there is no VO */
   void *root;  /* owned json_object; str[] and vo point into it */
+  /* Fields present with a value of the wrong JSON type, or a number that
+   * is not finite: dropped (NaN or absent) and flagged here, one bit per
+   * vq_num_id_t / vq_str_id_t, so that the caller can count them. */
+  uint64_t bad_num;
+  uint32_t bad_str;
 } vq_message_t;
+
+_Static_assert(VQ_N_COUNT <= 64, "bad_num has one bit per numeric field");
+_Static_assert(VQ_S_COUNT <= 32, "bad_str has one bit per string field");
 
 /* One parser per thread: it owns a reusable JSON tokener. */
 typedef struct vq_parser vq_parser_t;
@@ -113,7 +122,13 @@ void vq_parser_destroy(vq_parser_t *p);
 
 /*
  * Parses and normalises one datagram of len bytes (need not be
- * NUL-terminated). Returns VQ_OK and fills *m, which then owns a JSON tree
+ * NUL-terminated). Only the identity fields (message_type, site, space,
+ * factory, and the machinetype of a machinetype_status) reject a message
+ * for their JSON type; any other known field of the wrong type, or a
+ * number that is not finite, is dropped and flagged in bad_num/bad_str.
+ * A string holding a plain JSON number ("28") is read as that number, and
+ * an integer beyond 64 bits as the nearest double. Returns VQ_OK and fills
+ * *m, which then owns a JSON tree
  * that the caller must release with vq_message_clear(); or returns the
  * rejection reason and leaves *m cleared (nothing to release).
  */
@@ -143,6 +158,16 @@ typedef void (*vq_field_cb)(void *ctx, const char *key, vq_value_kind_t kind,
  * are skipped. Used to attach every field of a finished machine as meta.
  */
 void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb, void *ctx);
+
+/*
+ * Gives the finished machine m (a machine_status) the outcome that the
+ * machinetype_status mt reports for it: copies mt's shutdown_message and
+ * shutdown_time into m (its slots and its JSON tree, so that the fields
+ * passed on as meta carry them) and adds "outcome_from":
+ * "machinetype_status". The caller has checked that mt's shutdown_machine
+ * names m's machine. Returns 0, or -1 on allocation failure (m unchanged).
+ */
+int vq_message_take_outcome(vq_message_t *m, const vq_message_t *mt);
 
 /*
  * Derives the VO from an fqan as vacmond does (docs/protocol.md section 7): the

@@ -159,7 +159,7 @@ static vq_slot_entry_t *vq_slot_get(vq_slots_t *t, const vq_message_t *m,
     return e;
   if (cm_htab_count(t->by_key) >= t->max)
     return NULL;
-  e = cm_key_entry_new(sizeof(*e), key, (size_t)kl);
+  e = cm_key_entry_new(sizeof(*e), key, (size_t)kl, NULL, NULL, 0, NULL);
   if (e == NULL)
     return NULL;
   e->key_len = (size_t)kl;

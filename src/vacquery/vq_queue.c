@@ -18,7 +18,7 @@ struct vq_queue {
 
 vq_datagram_t *vq_datagram_new(const void *data, size_t len,
                                const struct sockaddr *from, socklen_t fromlen,
-                               double received) {
+                               uint64_t received) {
   vq_datagram_t *d = malloc(sizeof(*d) + len);
   if (d == NULL)
     return NULL;

@@ -10,13 +10,18 @@
 #define VQ_QUEUE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* One received datagram. Allocated with vq_datagram_new(), freed with
  * free(). */
 typedef struct {
   struct sockaddr_storage from;
-  double received; /* receive time, seconds since the epoch */
+  /* Receive time in collectd's cdtime_t ticks (2^-30 s since the epoch),
+   * kept exact to the dispatch: a double holds only about one tick in 256
+   * at today's epoch, which merged the per-datagram offsets that keep two
+   * messages of one identifier in one receive batch apart. */
+  uint64_t received;
   size_t len;
   char data[];
 } vq_datagram_t;
@@ -26,7 +31,7 @@ typedef struct vq_queue vq_queue_t;
 /* Returns a datagram holding a copy of the len bytes at data, or NULL. */
 vq_datagram_t *vq_datagram_new(const void *data, size_t len,
                                const struct sockaddr *from, socklen_t fromlen,
-                               double received);
+                               uint64_t received);
 
 /* Returns a queue that holds at most capacity datagrams, or NULL. */
 vq_queue_t *vq_queue_create(size_t capacity);

@@ -16,6 +16,7 @@ static const char *const vq_reason_names[VQ_REASON_COUNT] = {
     [VQ_REJ_BAD_TYPE] = "bad_type",
     [VQ_REJ_TOO_LONG] = "name_too_long",
     [VQ_REJ_COOKIE] = "cookie",
+    [VQ_REJ_FLEET_FULL] = "fleet_full",
 };
 
 const char *vq_reason_name(vq_reason_t r) {

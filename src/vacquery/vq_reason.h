@@ -24,6 +24,8 @@ typedef enum {
   VQ_REJ_BAD_TYPE,     /* wrong JSON type, infinity, saturated int */
   VQ_REJ_TOO_LONG,     /* a name does not fit a collectd identifier */
   VQ_REJ_COOKIE,       /* site has a Cookie and the message lacks it */
+  VQ_REJ_FLEET_FULL,   /* would add a factory, machinetype or finished
+                          series beyond MaxFactories and its kin */
   VQ_REASON_COUNT
 } vq_reason_t;
 

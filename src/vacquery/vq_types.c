@@ -57,6 +57,8 @@ static const vq_ds_t vq_stats_ds[] = {D("received"), D("accepted"),
                                       D("queue_drops")};
 static const vq_ds_t vq_value_ds[] = {D("value")};
 static const vq_ds_t vq_queue_ds[] = {G("length", -1)};
+static const vq_ds_t vq_join_ds[] = {G("waiting", -1), D("joined"),
+                                     D("timed_out")};
 
 #define T(n, a)                                                                \
   { n, sizeof(a) / sizeof((a)[0]), a }
@@ -76,6 +78,8 @@ static const vq_type_t vq_types[VQ_TYPE_COUNT] = {
     [VQ_TYPE_ACCEPTED] = T("vacquery_accepted", vq_value_ds),
     [VQ_TYPE_REJECTED] = T("vacquery_rejected", vq_value_ds),
     [VQ_TYPE_QUEUE] = T("vacquery_queue", vq_queue_ds),
+    [VQ_TYPE_BAD_FIELD] = T("vacquery_bad_field", vq_value_ds),
+    [VQ_TYPE_JOIN] = T("vacquery_join", vq_join_ds),
 };
 
 const vq_type_t *vq_type(vq_type_id_t id) {

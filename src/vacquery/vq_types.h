@@ -53,6 +53,8 @@ typedef enum {
   VQ_TYPE_ACCEPTED,    /* vacquery_accepted-<message type> */
   VQ_TYPE_REJECTED,    /* vacquery_rejected-<reason> */
   VQ_TYPE_QUEUE,       /* vacquery_queue: hand-off queue length */
+  VQ_TYPE_BAD_FIELD,   /* vacquery_bad_field-<field>: values dropped */
+  VQ_TYPE_JOIN,        /* vacquery_join: Vac outcome join counters */
   VQ_TYPE_COUNT
 } vq_type_id_t;
 

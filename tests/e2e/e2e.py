@@ -52,6 +52,9 @@ VQ_TYPES_DB = os.path.join(TOP_SRCDIR, "etc", "collectd.d", "vacquery_types.db")
 MAIN_HOST = "e2e-main"  # collectd Hostname of the main instance
 RL_HOST = "e2e-rl"      # and of the rate-limit instance
 STALE_TIMEOUT = 4
+V9_MAX_FACTORIES = 50   # MaxFactories of the issue-9 collectd
+V9_FLOOD = 20000        # invented factories sent past it
+V9_RSS_BOUND_KB = 8192  # generous: without the cap this was about 340 MB
 MAX_DGRAM = 4096
 COOKIE_SITE, COOKIE = "UKI-COOKIE-SITE", "s3cret"
 FIZZLE_SECONDS = 600  # the plugin's default FizzleSeconds
@@ -67,7 +70,7 @@ GROUPS = {
 ALL_STATUS_TYPES = GROUPS["vacquery_factory"] + GROUPS["vacquery_mt"]
 REASONS = ["oversize", "acl", "rate_limit", "not_json", "not_object",
            "no_message_type", "query", "unknown_message_type",
-           "missing_field", "bad_type", "name_too_long", "cookie"]
+           "missing_field", "bad_type", "name_too_long", "cookie", "fleet_full"]
 
 # docs/protocol.md section 9 fill-if-absent fix-ups (plus the safe extra max_cpus).
 FACTORY_LEGACY = {
@@ -502,6 +505,8 @@ VQ_TYPES = {
     "vacquery_accepted": ["value"],
     "vacquery_rejected": ["value"],
     "vacquery_queue": ["length"],
+    "vacquery_bad_field": ["value"],
+    "vacquery_join": ["waiting", "joined", "timed_out"],
 }
 
 
@@ -629,6 +634,9 @@ class E2E:
             'Listen "::1" "%d"' % self.port,
             "RateLimit 0",
             "ReportInterval 30",
+            # Each machine counts on its own here; the outcome join has a
+            # collectd of its own (section "issue 9").
+            "OutcomeWait 0",
             "StaleTimeout %d" % STALE_TIMEOUT,
             "MaxDatagramSize %d" % MAX_DGRAM,
             'AllowFrom "127.0.0.0/8"',
@@ -654,7 +662,7 @@ class E2E:
 
         s, last = self.settle(10)
         CK.check("first read reports every counter, all zero "
-                 "(vacquery_stats, _queue, _accepted-<3 types>, _rejected-<12 reasons>)",
+                 "(vacquery_stats, _queue, _accepted-<3 types>, _rejected-<13 reasons>)",
                  s is not None and all(v == 0 for v in s.stats.values())
                  and not any(s.acc.values()) and not any(s.rej.values()), last)
         st = self.store.latest("vacquery_stats", host=MAIN_HOST)
@@ -1089,26 +1097,30 @@ class E2E:
         add(js(ok_f) + js(ok_f), "not_json")       # two objects
         add(js(dict(ok_f, site="UKI-HOSTILE-WS")) + b" \n\t\r ", "accepted:factory_status")
         # Numbers: NaN and Infinity (Python's json writes them) are not
-        # RFC 8259 JSON; numbers that overflow a double are bad types.
+        # RFC 8259 JSON; a number that overflows a double is dropped from the
+        # message (vacquery_bad_field-<field>), the rest accepted (issue 9).
         add(js(dict(base_f, site="UKI-HOSTILE-NAN", running_processors=float("nan"))),
             "not_json")
         for t in ("Infinity", "-Infinity"):
             add(raw_num(mk(base_f), "running_processors", t), "not_json")
+        def tol(base, **over):
+            return dict(mk(base, **over), site="UKI-HOSTILE-TOLERATED")
         for t in ("1e999", "-1e999"):
-            add(raw_num(mk(base_f), "running_processors", t), "bad_type")
-        add(raw_num(mk(base_f), "load_average", "1e999"), "bad_type")
-        # Wrong JSON types.
+            add(raw_num(tol(base_f), "running_processors", t), "accepted:factory_status")
+        add(raw_num(tol(base_f), "load_average", "1e999"), "accepted:factory_status")
+        # Wrong JSON types: only the identity fields reject the message.
         for over in ({"running_processors": "28"}, {"running_processors": True},
                      {"running_processors": [28]}, {"running_processors": {"v": 28}},
-                     {"site": 123}, {"space": ["a"]}, {"factory": {}}, {"factory": True},
-                     {"message_type": 5}, {"message_type": ["factory_status"]},
                      {"cookie": 0}, {"os_issue": 7}, {"time_sent": "now"},
                      {"running_processors": DEL, "running_cpus": "16"}):
+            add(js(tol(base_f, **over)), "accepted:factory_status")
+        for over in ({"site": 123}, {"space": ["a"]}, {"factory": {}}, {"factory": True},
+                     {"message_type": 5}, {"message_type": ["factory_status"]}):
             add(js(mk(base_f, **over)), "bad_type")
         add(js(mk(base_t, machinetype=3)), "bad_type")
-        add(js(mk(base_t, fqan=1)), "bad_type")
-        add(js(mk(base_m, shutdown_message=200)), "bad_type")
-        add(js(mk(base_m, hs06="84")), "bad_type")
+        add(js(tol(base_t, fqan=1)), "accepted:machinetype_status")
+        add(js(tol(base_m, shutdown_message=200)), "accepted:machine_status")
+        add(js(tol(base_m, hs06="84")), "accepted:machine_status")
         # Missing required fields.
         for over in ({"site": DEL}, {"space": DEL}, {"factory": DEL}, {"site": ""},
                      {"site": None}, {"space": None}, {"factory": ""}):
@@ -1516,6 +1528,202 @@ class E2E:
             return "timeout", ""
         return r.returncode, r.stdout + r.stderr
 
+    # -- 7b. issue 9: outcome join, tolerated fields, one batch, bounded fleet --
+
+    def issue9(self):
+        """A collectd of its own (OutcomeWait 3, MaxFactories 50): a Vac
+        machine takes its code from the machinetype_status that names it; a
+        message with bad fields delivers its other values; two messages of
+        one identifier in one receive batch both arrive; invented factories
+        past MaxFactories are fleet_full and collectd's RSS stays flat."""
+        port = free_udp_port()
+        c = self.v9 = Collectd(self.tmp, "v9", [
+            'Listen "127.0.0.1" "%d"' % port, "RateLimit 0", "ReportInterval 30",
+            "OutcomeWait 3", "MaxFactories %d" % V9_MAX_FACTORIES], self.http_port)
+        c.start()
+        if not CK.check("issue 9: collectd with OutcomeWait 3, MaxFactories %d starts"
+                        % V9_MAX_FACTORIES, c.wait_ready(), c.tail()):
+            return
+        path, me = c.path, c.hostname
+        sent = [0]
+
+        def send(data):
+            if isinstance(data, str):
+                data = data.encode()
+            self.s4.sendto(data, ("127.0.0.1", port))
+            sent[0] += 1
+
+        def fx(name):
+            with open(os.path.join(FIXTURES, name)) as fh:
+                return json.load(fh)
+
+        man = "UKI-NORTHGRID-MAN-HEP"
+        pi = "vac01_tier2_hep_manchester_ac_uk.vac101_tier2_hep_manchester_ac_uk"
+
+        # 1. The outcome join. vac101-14 ran 182 s: alone a fizzle. The gridpp
+        # machinetype_status names it with "300 Nothing to do".
+        t0 = time.time()
+        send(json.dumps(fx("machine_status-vac-man-fizzle.json")))
+        send(json.dumps(fx("machine_status-vac-nofqan.json")))  # never named
+        time.sleep(0.5)
+        send(json.dumps(fx("machinetype_status-vac-man-gridpp.json")))
+
+        def joined():
+            ns = self.store.notifications(path, type="vacquery_finished", host=man,
+                                          plugin_instance=pi)
+            got = [(n["type_instance"], n["meta"].get("shutdown_message"),
+                    n["meta"].get("outcome_from"), n["severity"]) for n in ns]
+            return got == [("gridpp.gridpp.300", "300 Nothing to do", "machinetype_status",
+                            "OKAY")], got
+        CK.eventually("issue 9: a Vac machine_status then the machinetype_status naming it: "
+                      "one notification under 300 (not fizzle), carrying the joined "
+                      "shutdown_message", joined, 6)
+
+        def fin300():
+            o = self.store.latest("vacquery_finished", path, host=man, plugin_instance=pi,
+                                  type_instance="gridpp.gridpp.300")
+            return o is not None and vl_dict(o)["machines"] == 1, o and vl_dict(o)
+        CK.eventually("issue 9: vacquery_finished gridpp.gridpp.300 counts the machine",
+                      fin300, 6)
+        CK.check("issue 9: nothing counted under gridpp.gridpp.fizzle",
+                 not self.store.values("vacquery_finished", path, host=man,
+                                       type_instance="gridpp.gridpp.fizzle"))
+
+        def unnamed():
+            ns = self.store.notifications(path, type="vacquery_finished",
+                                          host="pp_example_ac_uk")
+            return [(n["type_instance"], round(n["_arrival"] - t0, 1)) for n in ns]
+        CK.eventually("issue 9: a Vac machine no machinetype_status names counts as none "
+                      "after OutcomeWait (3 s)",
+                      lambda: (len(unnamed()) == 1
+                               and unnamed()[0][0] == "none.test-docker.none"
+                               and unnamed()[0][1] >= 2.5, unnamed()), 10)
+
+        def join_counts():
+            o = self.store.latest("vacquery_join", path, host=me)
+            return o is not None and vl_dict(o)["joined"] == 1 \
+                and vl_dict(o)["timed_out"] == 1 and vl_dict(o)["waiting"] == 0, \
+                o and vl_dict(o)
+        CK.eventually("issue 9: vacquery_join joined 1, timed_out 1, waiting 0",
+                      join_counts, 5)
+
+        # 2. One message with bad fields delivers every other value.
+        bad = fx("factory_status-vac-man.json")
+        bad.update(site="UKI-V9-BADFIELD", running_machines="seven", load_average=True,
+                   running_processors="28", os_issue=["x"])
+        text = json.dumps(bad).replace('"mem_total_kb": 65690748', '"mem_total_kb": 1e400')
+        send(text)
+
+        def badfield():
+            f = self.store.latest("vacquery_factory", path, host="UKI-V9-BADFIELD")
+            m = self.store.latest("vacquery_memory", path, host="UKI-V9-BADFIELD")
+            if f is None or m is None:
+                return False, "no value lists"
+            f, m = vl_dict(f), vl_dict(m)
+            return (f["running_processors"] == 28 and f["running_machines"] is None
+                    and f["load_average"] is None and f["running_hs06"] == 294
+                    and m["mem_total_kb"] is None and m["mem_used_kb"] == 62818132), (f, m)
+        CK.eventually("issue 9: a factory_status with four bad fields still delivers its other "
+                      "values (running_processors \"28\" read as 28)", badfield, 5)
+
+        def counted():
+            got = {o["type_instance"]: o["values"][0]
+                   for o in self.store.values("vacquery_bad_field", path, host=me)}
+            want = {"running_machines": 1, "load_average": 1, "mem_total_kb": 1,
+                    "os_issue": 1}
+            return got == want, got
+        CK.eventually("issue 9: vacquery_bad_field-<field> counts each dropped field once",
+                      counted, 5)
+
+        # 3. Two messages of one identifier in one receive batch: collectd is
+        # stopped while both are sent, so one recvmmsg() takes both.
+        two = fx("factory_status-vac-man.json")
+        def stopped():
+            with open("/proc/%d/stat" % c.proc.pid) as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] == "T"
+        os.kill(c.proc.pid, signal.SIGSTOP)
+        try:
+            CK.check("issue 9: collectd is stopped (SIGSTOP) before the two are sent",
+                     wait_for(stopped, 5, 0.01))
+            for n in (1, 2):
+                send(json.dumps(dict(two, site="UKI-V9-BATCH", running_machines=n)))
+            time.sleep(0.3)
+        finally:
+            os.kill(c.proc.pid, signal.SIGCONT)
+
+        def both():
+            vs = self.store.values("vacquery_factory", path, host="UKI-V9-BATCH")
+            # (write_http prints times in milliseconds: the two are one
+            # cdtime tick apart, so they may print the same; collectd's
+            # write threads may pass them on in either order.)
+            got = sorted((vl_dict(o)["running_machines"], o["time"]) for o in vs)
+            return [g[0] for g in got] == [1, 2], got
+        CK.eventually("issue 9: two factory_status of one factory in one receive batch both "
+                      "arrive (running_machines 1 and 2)", both, 5)
+        CK.check("issue 9: no \"Value too old\" in the log",
+                 "Value too old" not in c.log_text(),
+                 [x for x in c.log_text().splitlines() if "Value too old" in x][:3])
+
+        # 4. Invented factories past MaxFactories: fleet_full, RSS flat.
+        inv = fx("factory_status-vac-man.json")
+
+        def flood(start, n):
+            for i in range(start, start + n):
+                send(json.dumps(dict(inv, site="UKI-V9-FLOOD", factory="f%06d.example" % i)))
+                if i % 200 == 199:
+                    time.sleep(0.01)
+
+        def rss_kb():
+            with open("/proc/%d/status" % c.proc.pid) as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+            return -1
+
+        flood(0, 2000)
+        s1, last = settled_snapshot(self.store, path, me, sent[0], 20)
+        CK.check("issue 9: counters settle after 2000 invented factories", s1 is not None, last)
+        rss1 = rss_kb()
+        flood(2000, V9_FLOOD)
+        s2, last = settled_snapshot(self.store, path, me, sent[0], 40)
+        CK.check("issue 9: counters settle after %d more" % V9_FLOOD, s2 is not None, last)
+        time.sleep(2)  # a few read intervals with the full fleet
+        rss2 = rss_kb()
+        log("INFO issue 9: collectd RSS %d kB after 2000 invented factories, %d kB after "
+            "%d more (growth %d kB)" % (rss1, rss2, V9_FLOOD, rss2 - rss1))
+        if s1 and s2:
+            d = delta(s2, s1)
+            CK.check("issue 9: all %d later invented factories rejected as fleet_full"
+                     % V9_FLOOD, d["rej"]["fleet_full"] == V9_FLOOD
+                     and d["stats"]["kernel_drops"] == 0, (d["rej"], d["stats"]))
+            sites = {}
+            for o in self.store.values("vacquery_site", path):
+                if o["time"] == max(x["time"] for x in self.store.values(
+                        "vacquery_site", path, host=o["host"])):
+                    sites[o["host"]] = vl_dict(o)["factories"]
+            CK.check("issue 9: the fleet holds exactly MaxFactories (%d) factories"
+                     % V9_MAX_FACTORIES, sum(sites.values()) == V9_MAX_FACTORIES, sites)
+        CK.check("issue 9: collectd RSS grows by less than %d kB over %d invented factories "
+                 "(was about 17 KB each before the cap)" % (V9_RSS_BOUND_KB, V9_FLOOD),
+                 0 < rss1 and rss2 - rss1 < V9_RSS_BOUND_KB, (rss1, rss2))
+        full = [x for x in c.log_text().splitlines() if "the fleet is full" in x]
+        CK.check("issue 9: fleet_full is logged, rate-limited (1 to 3 lines)",
+                 1 <= len(full) <= 3, full[:4])
+
+        # 5. At shutdown the finished totals are written once more.
+        t_stop = time.time()
+        rc = stop_proc(c.proc, 15)
+        text = c.log_text()
+        CK.check("issue 9: collectd stops cleanly, no errors, no \"Value too old\"",
+                 rc == 0 and "Exiting normally" in text and "Value too old" not in text
+                 and not [x for x in text.splitlines() if "[error]" in x.lower()],
+                 "rc=%s%s" % (rc, c.tail()))
+        late = [o for o in self.store.values("vacquery_finished", path, host=man,
+                                             type_instance="gridpp.gridpp.300")
+                if o["_arrival"] >= t_stop]
+        CK.check("issue 9: vacquery_finished written once more at shutdown", len(late) >= 1,
+                 len(late))
+
     # -- 8. the end --
 
     def final(self):
@@ -1622,6 +1830,7 @@ def main():
         return [("examples", t.examples), ("fleet", t.fleet), ("hostile", t.hostile),
                 ("acl/cookie", t.acl_cookie), ("stale (start)", t.stale_start),
                 ("rate limit", t.rate_limit), ("config errors", t.config_errors),
+                ("issue 9", t.issue9),
                 ("stale (finish)", t.stale_finish), ("final", t.final)]
     return run_sections("e2e.py", 240, "vq-e2e-", start, CK, required=(COLLECTD,),
                         kept="logs, configs, csv",

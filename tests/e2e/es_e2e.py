@@ -182,6 +182,7 @@ LoadPlugin vacquery
   Listen "127.0.0.1" "{vq_port}"
   RateLimit 0
   ReportInterval 30
+  OutcomeWait 0
 </Plugin>
 LoadPlugin write_elasticsearch
 <Plugin write_elasticsearch>

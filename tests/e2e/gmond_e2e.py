@@ -236,6 +236,7 @@ LoadPlugin vacquery
 <Plugin vacquery>
   Listen "127.0.0.1" "{vq_port}"
   ReportInterval 10
+  OutcomeWait 0
 </Plugin>
 LoadPlugin write_gmond
 <Plugin write_gmond>

@@ -113,6 +113,7 @@ LoadPlugin vacquery
   RateLimit 0
   ReportInterval 60
   StaleTimeout 600
+  OutcomeWait 0
 </Plugin>
 PluginDir "{e2e.STOCK_PLUGIN_DIR}"
 Include "{include}"

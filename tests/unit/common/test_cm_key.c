@@ -39,10 +39,21 @@ typedef struct {
 
 static void test_entry(void **state) {
   (void)state;
-  entry_t *e = cm_key_entry_new(sizeof(entry_t), "a\0b", 3);
+  entry_t *e =
+      cm_key_entry_new(sizeof(entry_t), "a\0b", 3, NULL, NULL, 0, NULL);
   assert_non_null(e);
   CHECK_INT("zeroed", e->value, 0);
   assert_memory_equal(e->key, "a\0b\0", 4);
+  free(e);
+  const char *strs[3] = {"site", "xyz", ""}, *out[3];
+  const size_t lens[3] = {4, 2, 0};
+  e = cm_key_entry_new(sizeof(entry_t), "k", 1, strs, lens, 3, out);
+  assert_non_null(e);
+  assert_memory_equal(e->key, "k\0site\0xy\0\0", 12);
+  CHECK_CSTR("first", out[0], "site");
+  CHECK_CSTR("cut to its length", out[1], "xy");
+  CHECK_CSTR("empty", out[2], "");
+  CHECK_INT("inside the block", out[2] == e->key + 10, 1);
   free(e);
 }
 

@@ -454,6 +454,106 @@ static void test_ten_thousand_factories(void **state) {
   vq_fleet_destroy(fl);
 }
 
+/* A machinetype_status of factory a with machinetype mt: its identifier
+ * as the plugin has it (type_instance "<vo>.<machinetype>"). */
+static fac_t mk_mt(const fac_t *a, const char *ti) {
+  fac_t m = *a;
+  m.m.type = VQ_MSG_MACHINETYPE;
+  snprintf(m.id.type_instance, sizeof(m.id.type_instance), "%s", ti);
+  return m;
+}
+
+/* MaxFactories: a message that would add one more factory is refused
+ * (VQ_FLEET_FULL) and adds nothing; known factories still report. The
+ * same for machinetypes and finished series. */
+static void test_limits(void **state) {
+  (void)state;
+  vq_fleet_t *fl = vq_fleet_create();
+  vq_fleet_set_limits(fl, 2, 3, 2);
+  fac_t a = mk_factory("S", "sp", "fa"), b = mk_factory("S", "sp", "fb"),
+        c = mk_factory("S", "sp", "fc");
+  assert_int_equal(vq_fleet_seen(fl, &a.id, &a.m, 10), 0);
+  assert_int_equal(vq_fleet_seen(fl, &b.id, &b.m, 10), 0);
+  assert_int_equal(vq_fleet_seen(fl, &c.id, &c.m, 10), VQ_FLEET_FULL);
+  assert_int_equal(vq_fleet_factories(fl), 2);
+  assert_int_equal(vq_fleet_seen(fl, &a.id, &a.m, 20), 0);
+  /* A machinetype of a new factory is refused as a factory. */
+  fac_t cm = mk_mt(&c, "lhcb.lhcb-prod");
+  assert_int_equal(vq_fleet_seen(fl, &cm.id, &cm.m, 20), VQ_FLEET_FULL);
+  const char *mts[] = {"lhcb.lhcb-prod", "atlas.atlas-prod", "none.test"};
+  for (size_t i = 0; i < 3; i++) {
+    fac_t m = mk_mt(&a, mts[i]);
+    assert_int_equal(vq_fleet_seen(fl, &m.id, &m.m, 30), 0);
+  }
+  fac_t m4 = mk_mt(&b, "lhcb.lhcb-prod");
+  assert_int_equal(vq_fleet_seen(fl, &m4.id, &m4.m, 30), VQ_FLEET_FULL);
+  fac_t again = mk_mt(&a, "atlas.atlas-prod");
+  assert_int_equal(vq_fleet_seen(fl, &again.id, &again.m, 40), 0);
+  assert_int_equal(vq_fleet_machinetypes(fl), 3);
+  vq_finished_t fin = {.outcome = VQ_OUT_200, .code = 200};
+  vq_ident_t s1 = mk_id(a.id.host, a.id.plugin_instance, "lhcb.lhcb-prod.200");
+  vq_ident_t s2 = mk_id(a.id.host, a.id.plugin_instance, "lhcb.lhcb-prod.700");
+  vq_ident_t s3 = mk_id(a.id.host, a.id.plugin_instance, "lhcb.lhcb-prod.none");
+  assert_int_equal(vq_fleet_add_finished(fl, &s1, &fin), 0);
+  assert_int_equal(vq_fleet_add_finished(fl, &s2, &fin), 0);
+  assert_int_equal(vq_fleet_add_finished(fl, &s3, &fin), VQ_FLEET_FULL);
+  assert_int_equal(vq_fleet_add_finished(fl, &s1, &fin), 0);
+  assert_int_equal(vq_fleet_finished_series(fl), 2);
+  fin_log_t log = {0};
+  vq_fleet_foreach_finished(fl, on_finished, &log);
+  assert_int_equal(log.n, 2);
+  vq_fleet_destroy(fl);
+}
+
+/* ForgetAfter: a factory silent longer than forget_after goes, with its
+ * machinetypes and finished series; it is no longer stale, its series no
+ * longer listed, and it makes room under MaxFactories. A factory that
+ * reported recently stays with its series. */
+static void test_forget(void **state) {
+  (void)state;
+  vq_fleet_t *fl = vq_fleet_create();
+  vq_fleet_set_limits(fl, 2, 0, 0);
+  fac_t old = mk_factory("UKI-OLD", "sp", "old"),
+        live = mk_factory("UKI-LIVE", "sp", "live"),
+        fresh = mk_factory("UKI-NEW", "sp", "new");
+  assert_int_equal(vq_fleet_seen(fl, &old.id, &old.m, 1000), 0);
+  assert_int_equal(vq_fleet_seen(fl, &live.id, &live.m, 1000), 0);
+  fac_t om = mk_mt(&old, "lhcb.lhcb-prod"), lm = mk_mt(&live, "lhcb.lhcb-prod");
+  assert_int_equal(vq_fleet_seen(fl, &om.id, &om.m, 1000), 0);
+  assert_int_equal(vq_fleet_seen(fl, &lm.id, &lm.m, 1000), 0);
+  vq_finished_t fin = {.outcome = VQ_OUT_200, .code = 200, .cpu_seconds = 5};
+  vq_ident_t os = mk_id(old.id.host, old.id.plugin_instance, "lhcb.x.200");
+  vq_ident_t ls = mk_id(live.id.host, live.id.plugin_instance, "lhcb.x.200");
+  assert_int_equal(vq_fleet_add_finished(fl, &os, &fin), 0);
+  assert_int_equal(vq_fleet_add_finished(fl, &ls, &fin), 0);
+  assert_int_equal(vq_fleet_seen(fl, &fresh.id, &fresh.m, 1500), VQ_FLEET_FULL);
+  /* Both go stale; then live reports again. */
+  stale_log_t sl_ = {0};
+  assert_int_equal(vq_fleet_check_stale(fl, 2000, 600, on_stale, &sl_), 2);
+  assert_int_equal(vq_fleet_seen(fl, &live.id, &live.m, 5000), 1);
+  assert_int_equal(vq_fleet_forget(fl, 5000, 4000), 0); /* 4000 s: not more */
+  assert_int_equal(vq_fleet_forget(fl, 5001, 4000), 1); /* 4001 s */
+  assert_int_equal(vq_fleet_factories(fl), 1);
+  assert_int_equal(vq_fleet_machinetypes(fl), 1);
+  assert_int_equal(vq_fleet_finished_series(fl), 1);
+  fin_log_t log = {0};
+  vq_fleet_foreach_finished(fl, on_finished, &log);
+  assert_int_equal(log.n, 1);
+  assert_string_equal(log.t[0].host, "UKI-LIVE");
+  site_log_t sites = {0};
+  assert_int_equal(vq_fleet_foreach_site(fl, on_site, &sites), 0);
+  assert_int_equal(sites.n, 1);
+  assert_int_equal(vq_fleet_check_stale(fl, 5001, 600, NULL, NULL), 0);
+  /* Room for a new factory again; the forgotten one comes back new. */
+  assert_int_equal(vq_fleet_seen(fl, &fresh.id, &fresh.m, 5002), 0);
+  vq_fleet_set_limits(fl, 3, 0, 0);
+  assert_int_equal(vq_fleet_seen(fl, &old.id, &old.m, 5003), 0);
+  log.n = 0;
+  vq_fleet_foreach_finished(fl, on_finished, &log);
+  assert_int_equal(log.n, 1);
+  vq_fleet_destroy(fl);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seen_new_factory_is_fresh),
@@ -465,6 +565,8 @@ int main(void) {
       cmocka_unit_test(test_add_finished_sums_per_series),
       cmocka_unit_test(test_longest_identifiers),
       cmocka_unit_test(test_ten_thousand_factories),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_forget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

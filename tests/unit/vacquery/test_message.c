@@ -970,33 +970,51 @@ static void test_vo_from_fqan_respects_slice_length(void **state) {
 
 /* ---- numbers ----------------------------------------------------------- */
 
+/* bad: the field is dropped (NaN) and flagged in bad_num, the message
+ * still accepted (issue 9: no valid field lost for one bad one). */
 static const struct {
   const char *name, *value;
   vq_reason_t reason;
   double expect;
+  int bad;
 } num_cases[] = {
-    {"integer", "16", VQ_OK, 16},
-    {"float with one decimal (Vac running_processors)", "16.0", VQ_OK, 16},
-    {"float with %.2f formatting", "336.00", VQ_OK, 336},
-    {"float shortest repr", "27.63", VQ_OK, 27.63},
-    {"zero", "0", VQ_OK, 0},
-    {"negative integer", "-5", VQ_OK, -5},
-    {"beyond 32 bits", "2147483648", VQ_OK, 2147483648.0},
-    {"large 64-bit integer", "1099511627776000", VQ_OK, 1099511627776000.0},
-    {"exponent", "1.5e3", VQ_OK, 1500},
-    {"negative exponent", "25E-1", VQ_OK, 2.5},
-    {"null means no value", "null", VQ_OK, NAN},
-    {"NaN literal is not JSON", "NaN", VQ_REJ_NOT_JSON, 0},
-    {"overflowing float", "1e999", VQ_REJ_BAD_TYPE, 0},
-    {"negative overflowing float", "-1e999", VQ_REJ_BAD_TYPE, 0},
-    {"Infinity literal", "Infinity", VQ_REJ_NOT_JSON, 0},
-    {"-Infinity literal", "-Infinity", VQ_REJ_NOT_JSON, 0},
-    {"number in a string", "\"16\"", VQ_REJ_BAD_TYPE, 0},
-    {"empty string", "\"\"", VQ_REJ_BAD_TYPE, 0},
-    {"true", "true", VQ_REJ_BAD_TYPE, 0},
-    {"false", "false", VQ_REJ_BAD_TYPE, 0},
-    {"array", "[16]", VQ_REJ_BAD_TYPE, 0},
-    {"object", "{\"v\": 16}", VQ_REJ_BAD_TYPE, 0},
+    {"integer", "16", VQ_OK, 16, 0},
+    {"float with one decimal (Vac running_processors)", "16.0", VQ_OK, 16, 0},
+    {"float with %.2f formatting", "336.00", VQ_OK, 336, 0},
+    {"float shortest repr", "27.63", VQ_OK, 27.63, 0},
+    {"zero", "0", VQ_OK, 0, 0},
+    {"negative integer", "-5", VQ_OK, -5, 0},
+    {"beyond 32 bits", "2147483648", VQ_OK, 2147483648.0, 0},
+    {"large 64-bit integer", "1099511627776000", VQ_OK, 1099511627776000.0, 0},
+    {"exponent", "1.5e3", VQ_OK, 1500, 0},
+    {"negative exponent", "25E-1", VQ_OK, 2.5, 0},
+    {"null means no value", "null", VQ_OK, NAN, 0},
+    {"NaN literal is not JSON", "NaN", VQ_REJ_NOT_JSON, 0, 0},
+    {"overflowing float 1e999", "1e999", VQ_OK, NAN, 1},
+    {"overflowing float 1e400", "1e400", VQ_OK, NAN, 1},
+    {"negative overflowing float", "-1e999", VQ_OK, NAN, 1},
+    {"2^64 is read as a double", "18446744073709551616", VQ_OK,
+     18446744073709551616.0, 0},
+    {"-2^63-1 is read as a double", "-9223372036854775809", VQ_OK,
+     -9223372036854775808.0, 0},
+    {"Infinity literal", "Infinity", VQ_REJ_NOT_JSON, 0, 0},
+    {"-Infinity literal", "-Infinity", VQ_REJ_NOT_JSON, 0, 0},
+    {"number in a string", "\"16\"", VQ_OK, 16, 0},
+    {"float in a string", "\"27.63\"", VQ_OK, 27.63, 0},
+    {"exponent in a string", "\"-1.5e3\"", VQ_OK, -1500, 0},
+    {"empty string", "\"\"", VQ_OK, NAN, 1},
+    {"word in a string", "\"lots\"", VQ_OK, NAN, 1},
+    {"number and junk in a string", "\"16 cores\"", VQ_OK, NAN, 1},
+    {"padded number in a string", "\" 16\"", VQ_OK, NAN, 1},
+    {"hex in a string", "\"0x10\"", VQ_OK, NAN, 1},
+    {"leading zero in a string", "\"016\"", VQ_OK, NAN, 1},
+    {"NaN in a string", "\"NaN\"", VQ_OK, NAN, 1},
+    {"Infinity in a string", "\"Infinity\"", VQ_OK, NAN, 1},
+    {"overflow in a string", "\"1e400\"", VQ_OK, NAN, 1},
+    {"true", "true", VQ_OK, NAN, 1},
+    {"false", "false", VQ_OK, NAN, 1},
+    {"array", "[16]", VQ_OK, NAN, 1},
+    {"object", "{\"v\": 16}", VQ_OK, NAN, 1},
 };
 
 /* One numeric field of each message type (including a legacy key, whose
@@ -1026,9 +1044,12 @@ static void test_numeric_values_and_types(void **state) {
       vq_message_t m;
       vq_reason_t r = parse_str(build(num_slots[s].type, body), &m);
       CHECK_REASON(ctx, r, num_cases[i].reason);
-      if (r == VQ_OK)
+      if (r == VQ_OK) {
         CHECK_NUM(ctx, m.num[num_slots[s].id], num_cases[i].expect);
-      else
+        CHECK_INT(ctx, m.bad_num,
+                  num_cases[i].bad ? UINT64_C(1) << num_slots[s].id : 0);
+        CHECK_INT(ctx, m.bad_str, 0);
+      } else
         check_cleared(ctx, &m);
       vq_message_clear(&m);
     }
@@ -1050,15 +1071,17 @@ static void test_legacy_value_type_matters_only_when_used(void **state) {
   vq_message_clear(&m);
   CHECK_REASON(
       "bad running_cpus alone",
-      parse_str(build("factory_status", "\"running_cpus\": \"x\""), &m),
-      VQ_REJ_BAD_TYPE);
-  check_cleared("bad running_cpus alone", &m);
+      parse_str(build("factory_status", "\"running_cpus\": \"x\""), &m), VQ_OK);
+  CHECK_NUM("bad running_cpus alone", m.num[VQ_N_RUNNING_PROCESSORS], NAN);
+  CHECK_INT("bad running_cpus alone: flagged under its current name", m.bad_num,
+            UINT64_C(1) << VQ_N_RUNNING_PROCESSORS);
+  vq_message_clear(&m);
 }
 
 /*
  * Unsigned 64-bit integers keep their value. UINT64_MAX itself is where
- * json-c saturates every larger integer, so it cannot be told from an
- * overflow and is a bad type, never a different number.
+ * json-c saturates every larger integer: it is read again from the text,
+ * as a double.
  */
 static void test_uint64_integer_keeps_its_value(void **state) {
   (void)state;
@@ -1073,7 +1096,9 @@ static void test_uint64_integer_keeps_its_value(void **state) {
                parse_str(build("factory_status",
                                "\"mem_total_kb\": 18446744073709551615"),
                          &m),
-               VQ_REJ_BAD_TYPE);
+               VQ_OK);
+  CHECK_NUM("UINT64_MAX", m.num[VQ_N_MEM_TOTAL_KB], 18446744073709551615.0);
+  CHECK_INT("UINT64_MAX", m.bad_num, 0);
   vq_message_clear(&m);
   CHECK_REASON(
       "INT64_MAX",
@@ -1085,9 +1110,8 @@ static void test_uint64_integer_keeps_its_value(void **state) {
 }
 
 /*
- * An integer too large for 64 bits (99999999999999999999) must either keep
- * its value as a double or be rejected like 1e999 (VQ_REJ_BAD_TYPE); never
- * become a different number. json-c saturates it, so it is rejected.
+ * An integer too large for 64 bits (99999999999999999999) keeps its value
+ * as a double (issue 9); it never becomes a clamped, different number.
  */
 static void test_huge_integer_is_not_silently_clamped(void **state) {
   (void)state;
@@ -1105,35 +1129,40 @@ static void test_huge_integer_is_not_silently_clamped(void **state) {
     vq_reason_t r = parse_str(build("factory_status", body), &m);
     double got = m.num[VQ_N_RUNNING_PROCESSORS];
     vq_message_clear(&m); /* before asserting: a failure must not leak */
-    if (r == VQ_OK)
-      CHECK_NUM(cases[i].name, got, cases[i].expect);
-    else
-      CHECK_REASON(cases[i].name, r, VQ_REJ_BAD_TYPE);
+    CHECK_REASON(cases[i].name, r, VQ_OK);
+    CHECK_NUM(cases[i].name, got, cases[i].expect);
   }
 }
 
 /* ---- strings ----------------------------------------------------------- */
 
+/* A non-identity string field of another JSON type is dropped (absent)
+ * and flagged in bad_str; the message is accepted. bad is the field, or
+ * -1 for none. */
 static const struct {
   const char *name, *type, *body;
   vq_reason_t reason;
+  int bad;
 } str_type_cases[] = {
-    {"cookie as a number", "factory_status", "\"cookie\": 0", VQ_REJ_BAD_TYPE},
+    {"cookie as a number", "factory_status", "\"cookie\": 0", VQ_OK,
+     VQ_S_COOKIE},
     {"daemon_version as true", "factory_status", "\"daemon_version\": true",
-     VQ_REJ_BAD_TYPE},
+     VQ_OK, VQ_S_DAEMON_VERSION},
     {"vac_version (legacy) as a number", "factory_status", "\"vac_version\": 3",
-     VQ_REJ_BAD_TYPE},
-    {"os_issue as an array", "factory_status", "\"os_issue\": [\"x\"]",
-     VQ_REJ_BAD_TYPE},
-    {"fqan as a number", "machinetype_status", "\"fqan\": 5", VQ_REJ_BAD_TYPE},
+     VQ_OK, VQ_S_DAEMON_VERSION},
+    {"os_issue as an array", "factory_status", "\"os_issue\": [\"x\"]", VQ_OK,
+     VQ_S_OS_ISSUE},
+    {"fqan as a number", "machinetype_status", "\"fqan\": 5", VQ_OK, VQ_S_FQAN},
+    {"fqan as an object", "machinetype_status", "\"fqan\": {\"vo\": \"lhcb\"}",
+     VQ_OK, VQ_S_FQAN},
     {"shutdown_message as a number", "machine_status",
-     "\"shutdown_message\": 200", VQ_REJ_BAD_TYPE},
-    {"uuid as an object", "machine_status", "\"uuid\": {}", VQ_REJ_BAD_TYPE},
+     "\"shutdown_message\": 200", VQ_OK, VQ_S_SHUTDOWN_MESSAGE},
+    {"uuid as an object", "machine_status", "\"uuid\": {}", VQ_OK, VQ_S_UUID},
     {"machinetype of a machine as a number", "machine_status",
-     "\"machinetype\": 5", VQ_REJ_BAD_TYPE},
+     "\"machinetype\": 5", VQ_OK, VQ_S_MACHINETYPE},
     {"null optional strings", "machine_status",
-     "\"uuid\": null, \"shutdown_message\": null, \"cookie\": null", VQ_OK},
-    {"empty optional string", "machine_status", "\"state\": \"\"", VQ_OK},
+     "\"uuid\": null, \"shutdown_message\": null, \"cookie\": null", VQ_OK, -1},
+    {"empty optional string", "machine_status", "\"state\": \"\"", VQ_OK, -1},
 };
 
 static void test_string_fields_must_be_strings(void **state) {
@@ -1143,8 +1172,12 @@ static void test_string_fields_must_be_strings(void **state) {
     vq_reason_t r =
         parse_str(build(str_type_cases[i].type, str_type_cases[i].body), &m);
     CHECK_REASON(str_type_cases[i].name, r, str_type_cases[i].reason);
-    if (r != VQ_OK)
-      check_cleared(str_type_cases[i].name, &m);
+    int bad = str_type_cases[i].bad;
+    CHECK_INT(str_type_cases[i].name, m.bad_str,
+              bad < 0 ? 0 : UINT32_C(1) << bad);
+    if (bad >= 0)
+      CHECK_INT(str_type_cases[i].name, m.str[bad].ptr == NULL, 1);
+    CHECK_INT(str_type_cases[i].name, m.bad_num, 0);
     vq_message_clear(&m);
   }
 }
@@ -1671,6 +1704,7 @@ static void test_type_and_reason_names(void **state) {
       [VQ_REJ_BAD_TYPE] = "bad_type",
       [VQ_REJ_TOO_LONG] = "name_too_long",
       [VQ_REJ_COOKIE] = "cookie",
+      [VQ_REJ_FLEET_FULL] = "fleet_full",
   };
   for (int r = 0; r < VQ_REASON_COUNT; r++)
     assert_string_equal(vq_reason_name((vq_reason_t)r), reasons[r]);

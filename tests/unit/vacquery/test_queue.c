@@ -46,7 +46,7 @@ static vq_datagram_t *dg(int n) {
   from.sin_addr.s_addr = htonl(0xC0000200u | (unsigned)(n & 0xff));
   vq_datagram_t *d =
       vq_datagram_new(text, (size_t)len, (const struct sockaddr *)&from,
-                      sizeof(from), 1000.0 + n);
+                      sizeof(from), 1000 + (uint64_t)n);
   assert_non_null(d);
   return d;
 }
@@ -61,6 +61,24 @@ static void expect_dg(vq_datagram_t *d, int n) {
   free(d);
 }
 
+/* 1542931201.25 s since the epoch in cdtime_t ticks (2^30 per second). */
+#define T_2018 ((UINT64_C(1542931201) << 30) + (UINT64_C(1) << 28))
+
+/* Issue 9: receive times one tick apart (two datagrams of one batch) stay
+ * one tick apart; as a double they were the same time. */
+static void test_receive_time_keeps_every_tick(void **state) {
+  (void)state;
+  uint64_t t = UINT64_C(1764806400) << 30; /* 2025-12-04 00:00 UTC */
+  vq_datagram_t *a = vq_datagram_new("a", 1, NULL, 0, t);
+  vq_datagram_t *b = vq_datagram_new("b", 1, NULL, 0, t + 1);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_true(b->received - a->received == 1);
+  assert_true(a->received == t);
+  free(a);
+  free(b);
+}
+
 static void test_datagram_new_copies_everything(void **state) {
   (void)state;
   char payload[] = "{\"message_type\": \"factory_status\"}";
@@ -71,12 +89,12 @@ static void test_datagram_new_copies_everything(void **state) {
   assert_int_equal(inet_pton(AF_INET6, "2001:db8::5", &from.sin6_addr), 1);
   vq_datagram_t *d =
       vq_datagram_new(payload, sizeof(payload) - 1, (struct sockaddr *)&from,
-                      sizeof(from), 1542931201.25);
+                      sizeof(from), T_2018 + 1);
   assert_non_null(d);
   payload[0] = 'X'; /* the datagram holds a copy */
   assert_int_equal(d->len, sizeof(payload) - 1);
   assert_memory_equal(d->data, "{\"message_type\"", 15);
-  assert_true(d->received == 1542931201.25);
+  assert_true(d->received == T_2018 + 1);
   assert_memory_equal(&d->from, &from, sizeof(from));
   free(d);
 
@@ -382,6 +400,7 @@ static void test_producer_consumer_threads(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_receive_time_keeps_every_tick),
       cmocka_unit_test(test_datagram_new_copies_everything),
       cmocka_unit_test(test_push_pop_preserves_order),
       cmocka_unit_test(test_order_across_wraparound),

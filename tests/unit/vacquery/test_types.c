@@ -214,6 +214,13 @@ static const struct {
     {VQ_TYPE_ACCEPTED, "vacquery_accepted", 1, {{"value", VQ_DS_DERIVE, -1}}},
     {VQ_TYPE_REJECTED, "vacquery_rejected", 1, {{"value", VQ_DS_DERIVE, -1}}},
     {VQ_TYPE_QUEUE, "vacquery_queue", 1, {{"length", VQ_DS_GAUGE, -1}}},
+    {VQ_TYPE_BAD_FIELD, "vacquery_bad_field", 1, {{"value", VQ_DS_DERIVE, -1}}},
+    {VQ_TYPE_JOIN,
+     "vacquery_join",
+     3,
+     {{"waiting", VQ_DS_GAUGE, -1},
+      {"joined", VQ_DS_DERIVE, -1},
+      {"timed_out", VQ_DS_DERIVE, -1}}},
 };
 
 /* Every type is the one in the table: name, DS names, kinds, the field

@@ -25,18 +25,23 @@
  *     Metrics true
  *     Notifications true
  *     StoreRates false
+ *     Compress false                # gzip request bodies
+ *     Flavour "elasticsearch"       # or "opensearch" (lifecycle settings)
+ *     LifecyclePolicy "NAME"        # ILM / ISM policy in the templates
+ *     DataRetention "30d"           # data streams, Elasticsearch 8.14+
  *     CACert, ClientCert, ClientKey, VerifyPeer, VerifyHost,
  *     User, Password, APIKey
  *   </Node>
  * </Plugin>
  *
  * Write and notification callbacks render a document
- * (src/elasticsearch/es_doc.c) and append it to the node's queue under the
- * node's lock. One thread per node sends batches (src/elasticsearch/es_bulk.c),
- * backs off (src/elasticsearch/es_retry.c), and while the cluster does not
- * answer, or the queue passes 4 x BatchSize, moves documents to the on-disk
- * spool (src/elasticsearch/es_spool.c), which it replays, in order, before
- * newer documents once the cluster answers again.
+ * (src/elasticsearch/es_doc.c) and hand it to the node's sender
+ * (src/elasticsearch/es_sender.c): the queue, _bulk delivery with splits,
+ * retries and dead letters, the on-disk spool and its replay, in order,
+ * before newer documents once the cluster answers again. This file keeps
+ * libcurl (the sender's HTTP callback), the node's thread, which calls the
+ * sender when a batch, a flush or FlushInterval is due and waits on a
+ * monotonic clock, and collectd's callbacks.
  */
 
 #include "collectd/core/daemon/collectd.h"
@@ -45,15 +50,14 @@
 #include "collectd/core/daemon/utils_complain.h"
 #include "collectd/core/utils/common/common.h"
 
+#include "common/cm_key.h"
 #include "common/cm_option.h"
-#include "elasticsearch/es_bulk.h"
 #include "elasticsearch/es_doc.h"
 #include "elasticsearch/es_retry.h"
-#include "elasticsearch/es_spool.h"
-#include "elasticsearch/es_template.h"
+#include "elasticsearch/es_gzip.h"
+#include "elasticsearch/es_sender.h"
 
 #include <curl/curl.h>
-#include <stdatomic.h>
 #include <time.h>
 
 #define ES_PLUGIN "write_elasticsearch"
@@ -61,16 +65,6 @@
 #define ES_RESPONSE_MAX (64 * 1024 * 1024)
 
 /* Counters dispatched as derive values, in this order. */
-enum {
-  ES_C_QUEUED,
-  ES_C_SENT,
-  ES_C_STORED,
-  ES_C_RETRIED,
-  ES_C_DEAD,
-  ES_C_SPOOLED,
-  ES_C_DROPPED,
-  ES_C_COUNT
-};
 static const char *const es_counter_names[ES_C_COUNT] = {
     "queued",        "sent",    "stored", "retried",
     "dead_lettered", "spooled", "dropped"};
@@ -79,7 +73,7 @@ typedef struct {
   /* Configuration: read-only once the thread runs. */
   char *name;
   char **urls;
-  size_t urls_num;
+  size_t urls_num, urls_cap;
   es_mode_t mode;
   char *prefix;
   size_t batch_size;
@@ -88,53 +82,40 @@ typedef struct {
   char *spool_dir;
   uint64_t spool_max;
   char *dead_letter;
-  bool install_templates, metrics, notifications, store_rates;
+  bool install_templates, metrics, notifications, store_rates, compress;
   char *cacert, *client_cert, *client_key, *user, *password, *api_key;
   bool verify_peer, verify_host;
+  uint64_t seed;
+  char *policy, *retention; /* LifecyclePolicy, DataRetention */
+  bool opensearch;          /* Flavour "opensearch" */
 
-  /* The queue, shared by the callbacks and the thread. */
+  /* The delivery engine: queue, spool, retries (src/elasticsearch). */
+  es_sender_t *sender;
+
+  /* The thread and its wake-ups. */
   pthread_mutex_t lock;
-  pthread_cond_t cond;      /* wakes the thread */
-  pthread_cond_t done_cond; /* wakes a waiting flush callback */
-  es_item_t *q;             /* ring buffer */
-  size_t q_head, q_len, q_cap;
+  pthread_cond_t cond;            /* wakes the thread (monotonic clock) */
+  pthread_cond_t done_cond;       /* wakes a waiting flush (monotonic) */
   uint64_t flush_req, flush_done; /* flush generations */
   bool stopping;
   double stop_deadline;
   pthread_t thread;
   bool thread_running;
 
-  /* The spool: the thread and overflowing callbacks use it. */
-  pthread_mutex_t spool_lock;
-  es_spool_t *spool;
-  pthread_mutex_t dead_lock;
-
-  /* Sender state, only touched by the thread. */
+  /* HTTP, only touched by the thread. */
   CURL *curl;
   struct curl_slist *hdr_bulk, *hdr_json;
   char errbuf[CURL_ERROR_SIZE];
   cm_buf_t resp;
+  cm_buf_t gz; /* the gzip'd body (Compress true) */
   size_t url_cur;
-  bool down;
-  unsigned down_attempts;
-  double retry_at;
-  bool templates_ok;
-  uint64_t rng;
-  es_item_t *replay; /* the spool segment being replayed */
-  size_t replay_n, replay_pos;
-  uint64_t replay_seq;
-  bool replay_loaded;
 
-  /* Statistics. */
-  atomic_uint_fast64_t counters[ES_C_COUNT];
-  pthread_mutex_t stats_lock;
-  double latency_sum, latency_last;
-  uint64_t latency_num;
-  c_complain_t complaint;
+  c_complain_t complaint;     /* the cluster fails */
+  c_complain_t doc_complaint; /* documents dead-lettered or dropped */
 } es_node_t;
 
 static es_node_t **es_nodes;
-static size_t es_nodes_num;
+static size_t es_nodes_num, es_nodes_cap;
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -145,11 +126,11 @@ static double es_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Returns the timespec of CLOCK_REALTIME in `delay' seconds (for
- * pthread_cond_timedwait). */
+/* Returns the CLOCK_MONOTONIC timespec `delay' seconds from now, for
+ * pthread_cond_timedwait on the node's conditions (which use that clock). */
 static struct timespec es_abstime(double delay) {
   struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   if (delay < 0)
     delay = 0;
   if (delay > 86400)
@@ -164,29 +145,35 @@ static struct timespec es_abstime(double delay) {
   return ts;
 }
 
-static void es_count(es_node_t *n, int c, uint64_t v) {
-  atomic_fetch_add(&n->counters[c], v);
+/* Initialises c to time its waits on CLOCK_MONOTONIC, so that a change of
+ * the wall clock neither shortens nor stretches them. Returns 0 or an
+ * errno value. */
+static int es_cond_init(pthread_cond_t *c) {
+  pthread_condattr_t attr;
+  int rc = pthread_condattr_init(&attr);
+  if (rc != 0)
+    return rc;
+  rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (rc == 0)
+    rc = pthread_cond_init(c, &attr);
+  pthread_condattr_destroy(&attr);
+  return rc;
 }
 
 /* ---- the node's life cycle -------------------------------------------- */
 
+/* Frees the node and everything it owns (the spool files stay). */
 static void es_node_free(void *arg) {
   es_node_t *n = arg;
   if (n == NULL)
     return;
-  for (size_t i = 0; i < n->q_len; i++)
-    free(n->q[(n->q_head + i) % n->q_cap].pair);
-  free(n->q);
-  if (n->replay != NULL) {
-    es_items_clear(n->replay, n->replay_n);
-    free(n->replay);
-  }
-  es_spool_close(n->spool);
+  es_sender_free(n->sender);
   if (n->curl != NULL)
     curl_easy_cleanup(n->curl);
   curl_slist_free_all(n->hdr_bulk);
   curl_slist_free_all(n->hdr_json);
   cm_buf_free(&n->resp);
+  cm_buf_free(&n->gz);
   for (size_t i = 0; i < n->urls_num; i++)
     free(n->urls[i]);
   free(n->urls);
@@ -200,92 +187,12 @@ static void es_node_free(void *arg) {
   free(n->user);
   free(n->password);
   free(n->api_key);
+  free(n->policy);
+  free(n->retention);
   pthread_mutex_destroy(&n->lock);
-  pthread_mutex_destroy(&n->spool_lock);
-  pthread_mutex_destroy(&n->dead_lock);
-  pthread_mutex_destroy(&n->stats_lock);
   pthread_cond_destroy(&n->cond);
   pthread_cond_destroy(&n->done_cond);
   free(n);
-}
-
-/* ---- spool and dead letters ------------------------------------------- */
-
-/* Writes items[0..num) that are not done to the spool in chunks of
- * BatchSize and frees every item's pair. Counts spooled or dropped. */
-static void es_spill(es_node_t *n, es_item_t *items, size_t num) {
-  cm_buf_t chunk = CM_BUF_INIT;
-  size_t i = 0;
-  while (i < num) {
-    size_t docs = 0;
-    cm_buf_reset(&chunk);
-    for (; i < num && docs < n->batch_size; i++) {
-      if (items[i].done)
-        continue;
-      cm_buf_add(&chunk, items[i].pair, items[i].len);
-      docs++;
-    }
-    if (docs == 0)
-      break;
-    uint64_t dropped = 0;
-    int rc = -ENOMEM;
-    if (cm_buf_ok(&chunk)) {
-      pthread_mutex_lock(&n->spool_lock);
-      rc = es_spool_append(n->spool, chunk.data, chunk.len, docs, &dropped);
-      pthread_mutex_unlock(&n->spool_lock);
-    }
-    if (rc != 0) {
-      c_complain(LOG_ERR, &n->complaint,
-                 ES_PLUGIN " plugin: node %s: cannot write to spool %s: %s; "
-                           "%zu documents dropped.",
-                 n->name, n->spool_dir, STRERROR(-rc), docs);
-      es_count(n, ES_C_DROPPED, docs);
-      continue;
-    }
-    if (dropped > 0) {
-      c_complain(LOG_WARNING, &n->complaint,
-                 ES_PLUGIN " plugin: node %s: spool full (SpoolMaxSize %" PRIu64
-                           "): dropped %" PRIu64 " oldest documents.",
-                 n->name, n->spool_max, dropped);
-      es_count(n, ES_C_DROPPED, dropped);
-    }
-    es_count(n, ES_C_SPOOLED, docs);
-  }
-  cm_buf_free(&chunk);
-  es_items_clear(items, num);
-}
-
-/* Returns true when the spool holds documents. */
-static bool es_spool_pending(es_node_t *n) {
-  pthread_mutex_lock(&n->spool_lock);
-  bool pending = es_spool_bytes(n->spool) > 0;
-  pthread_mutex_unlock(&n->spool_lock);
-  return pending;
-}
-
-/* Appends the dead-letter line for it and marks it done. */
-static void es_dead(es_node_t *n, es_item_t *it, const char *reason,
-                    int status) {
-  cm_buf_t line = CM_BUF_INIT;
-  it->done = 1;
-  es_count(n, ES_C_DEAD, 1);
-  if (es_dead_letter(&line, it, reason, status) == 0) {
-    pthread_mutex_lock(&n->dead_lock);
-    FILE *fh = fopen(n->dead_letter, "a");
-    if (fh != NULL) {
-      fwrite(line.data, 1, line.len, fh);
-      fclose(fh);
-    }
-    pthread_mutex_unlock(&n->dead_lock);
-    if (fh == NULL)
-      c_complain(LOG_ERR, &n->complaint,
-                 ES_PLUGIN " plugin: node %s: cannot append to DeadLetterFile "
-                           "%s: %s",
-                 n->name, n->dead_letter, STRERRNO);
-  }
-  cm_buf_free(&line);
-  WARNING(ES_PLUGIN " plugin: node %s: document rejected (status %d): %s",
-          n->name, status, reason);
 }
 
 /* ---- HTTP ------------------------------------------------------------- */
@@ -309,6 +216,10 @@ static int es_curl_setup(es_node_t *n) {
   n->hdr_json = curl_slist_append(NULL, ct_json);
   n->hdr_bulk = curl_slist_append(n->hdr_bulk, "Expect:");
   n->hdr_json = curl_slist_append(n->hdr_json, "Expect:");
+  if (n->compress) {
+    n->hdr_bulk = curl_slist_append(n->hdr_bulk, "Content-Encoding: gzip");
+    n->hdr_json = curl_slist_append(n->hdr_json, "Content-Encoding: gzip");
+  }
   if (n->api_key != NULL) {
     char auth[1024];
     ssnprintf(auth, sizeof(auth), "Authorization: ApiKey %s", n->api_key);
@@ -342,15 +253,25 @@ static int es_curl_setup(es_node_t *n) {
   return 0;
 }
 
-/* Sends one request (PUT when put, else POST) of body to <URL><path>,
- * trying the URLs in order from the last one that answered. Stores the
- * HTTP status in *status and the answer in n->resp. Returns 0 when a server
- * answered, -1 when none did (n->errbuf says why). */
-static int es_http(es_node_t *n, bool put, const char *path, const char *body,
-                   size_t len, long *status) {
+/* Sends one request of body to <URL><path> (the sender's http callback),
+ * trying the URLs in order from the last one that answered. Returns 0 when
+ * a server answered (out->status; out->body is n->resp, valid until the
+ * next call), -1 when none did (out->error says why). */
+static int es_http(void *ctx, const char *method, const char *path,
+                   const char *body, size_t len, es_http_result_t *out) {
+  es_node_t *n = ctx;
   CURL *c = n->curl;
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, put ? n->hdr_json : n->hdr_bulk);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, put ? "PUT" : "POST");
+  if (n->compress) {
+    if (es_gzip(&n->gz, body, len) != 0) {
+      sstrncpy(out->error, "cannot gzip the request body", sizeof(out->error));
+      return -1;
+    }
+    body = n->gz.data;
+    len = n->gz.len;
+  }
+  bool bulk = strcmp(path, "/_bulk") == 0;
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, bulk ? n->hdr_bulk : n->hdr_json);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -367,7 +288,9 @@ static int es_http(es_node_t *n, bool put, const char *path, const char *body,
     n->errbuf[0] = '\0';
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK) {
-      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+      out->body = n->resp.data;
+      out->len = n->resp.len;
       if (u != n->url_cur)
         NOTICE(ES_PLUGIN " plugin: node %s: now sending to %s (%s did not "
                          "answer).",
@@ -378,92 +301,21 @@ static int es_http(es_node_t *n, bool put, const char *path, const char *body,
     if (n->errbuf[0] == '\0')
       sstrncpy(n->errbuf, curl_easy_strerror(rc), sizeof(n->errbuf));
   }
+  sstrncpy(out->error, n->errbuf, sizeof(out->error));
   return -1;
 }
 
-/* Marks the cluster as failing: the next attempt waits for the backoff. */
-static void es_fail(es_node_t *n, const char *what) {
-  double delay =
-      es_retry_delay(&n->retry, n->down_attempts, es_retry_random(&n->rng));
-  if (n->down_attempts < 64)
-    n->down_attempts++;
-  n->retry_at = es_now() + delay;
-  if (!n->down)
-    n->templates_ok = false; /* install them again when it is back */
-  n->down = true;
-  c_complain(LOG_ERR, &n->complaint,
-             ES_PLUGIN " plugin: node %s: %s; documents go to the spool, "
-                       "retrying in %.1f s.",
-             n->name, what, delay);
+/* The sender's clock callback: CLOCK_MONOTONIC in seconds. */
+static double es_clock(void *ctx) {
+  (void)ctx;
+  return es_now();
 }
 
-/* Marks the cluster as answering. */
-static void es_up(es_node_t *n) {
-  if (n->down)
-    c_release(LOG_INFO, &n->complaint,
-              ES_PLUGIN " plugin: node %s: the cluster answers again.",
-              n->name);
-  n->down = false;
-  n->down_attempts = 0;
-  n->retry_at = 0;
-}
-
-/* Installs the two index templates. Returns 0 when done (or given up on
- * for good after an error the cluster will repeat), -1 when the cluster did
- * not answer or answered 429/5xx. */
-static int es_install_templates(es_node_t *n) {
-  static const es_kind_t kinds[] = {ES_KIND_METRICS, ES_KIND_EVENTS};
-  for (size_t i = 0; i < 2; i++) {
-    char name[300], path[320], err[256];
-    es_template_name(name, sizeof(name), n->prefix, kinds[i]);
-    ssnprintf(path, sizeof(path), "/_index_template/%s", name);
-    char *body = es_template_body(
-        i == 0 ? es_template_metrics_json : es_template_events_json, kinds[i],
-        n->mode, n->prefix, err, sizeof(err));
-    if (body == NULL) {
-      ERROR(ES_PLUGIN " plugin: node %s: template %s: %s", n->name, name, err);
-      continue;
-    }
-    long status = 0;
-    int rc = es_http(n, true, path, body, strlen(body), &status);
-    free(body);
-    if (rc != 0) {
-      char what[CURL_ERROR_SIZE + 64];
-      ssnprintf(what, sizeof(what), "cannot install template %s: %s", name,
-                n->errbuf);
-      es_fail(n, what);
-      return -1;
-    }
-    if (status == 429 || status >= 500) {
-      char what[128];
-      ssnprintf(what, sizeof(what), "template %s: HTTP %ld", name, status);
-      es_fail(n, what);
-      return -1;
-    }
-    if (status < 200 || status >= 300)
-      ERROR(ES_PLUGIN " plugin: node %s: PUT _index_template/%s answered HTTP "
-                      "%ld: %.300s",
-            n->name, name, status, n->resp.data ? n->resp.data : "");
-    else
-      INFO(ES_PLUGIN " plugin: node %s: installed index template %s.", n->name,
-           name);
-  }
-  n->templates_ok = true;
-  return 0;
-}
-
-/* Records the latency of one _bulk request. */
-static void es_latency(es_node_t *n, double seconds) {
-  pthread_mutex_lock(&n->stats_lock);
-  n->latency_sum += seconds;
-  n->latency_num++;
-  n->latency_last = seconds;
-  pthread_mutex_unlock(&n->stats_lock);
-}
-
-/* Waits up to delay seconds (less when stopping). Returns 0, or -1 when
- * the node is stopping and the wait would pass its deadline. */
-static int es_sleep(es_node_t *n, double delay) {
+/* The sender's wait between retry rounds: up to delay seconds (less when
+ * the node stops). Returns 0, or -1 when the node is stopping and the wait
+ * would pass its deadline. */
+static int es_sleep(void *ctx, double delay) {
+  es_node_t *n = ctx;
   pthread_mutex_lock(&n->lock);
   double until = es_now() + delay;
   int rc = 0;
@@ -479,220 +331,24 @@ static int es_sleep(es_node_t *n, double delay) {
   return rc;
 }
 
-/* POSTs v[0..m) as one _bulk request and handles the answer: stored and
- * dead items are marked done, items to retry are resent after a backoff,
- * a 413 (or 400) splits the batch. Returns 0 when every item is done, -1
- * when the cluster failed (the items not done are still to be sent). */
-static int es_deliver(es_node_t *n, es_item_t **v, size_t m) {
-  unsigned round = 0;
-  cm_buf_t body = CM_BUF_INIT;
-  es_result_t *res = NULL;
-  int rc = -1;
-  for (;;) {
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++)
-      if (!v[i]->done)
-        v[k++] = v[i];
-    m = k;
-    if (m == 0) {
-      rc = 0;
-      break;
-    }
-    if (n->install_templates && !n->templates_ok &&
-        es_install_templates(n) != 0)
-      break;
-    cm_buf_reset(&body);
-    for (size_t i = 0; i < m; i++)
-      cm_buf_add(&body, v[i]->pair, v[i]->len);
-    free(res);
-    res = calloc(m, sizeof(*res));
-    if (!cm_buf_ok(&body) || res == NULL) {
-      es_fail(n, "out of memory");
-      break;
-    }
-    long status = 0;
-    double t0 = es_now();
-    int http = es_http(n, false, "/_bulk", body.data, body.len, &status);
-    es_count(n, ES_C_SENT, m);
-    if (http == 0)
-      es_latency(n, es_now() - t0);
-    es_req_t what = es_bulk_classify(status, http);
-    if (what == ES_REQ_OK &&
-        es_bulk_parse(n->resp.data, n->resp.len, m, res) != 0) {
-      what = ES_REQ_RETRY;
-      ssnprintf(n->errbuf, sizeof(n->errbuf), "unreadable _bulk response");
-    }
-    if (what == ES_REQ_RETRY) {
-      char msg[CURL_ERROR_SIZE + 64];
-      if (http != 0)
-        ssnprintf(msg, sizeof(msg), "_bulk failed: %s", n->errbuf);
-      else if (status >= 200 && status < 300)
-        ssnprintf(msg, sizeof(msg), "_bulk: %s", n->errbuf);
-      else
-        ssnprintf(msg, sizeof(msg), "_bulk answered HTTP %ld: %.200s", status,
-                  n->resp.data ? n->resp.data : "");
-      es_count(n, ES_C_RETRIED, m);
-      es_fail(n, msg);
-      break;
-    }
-    es_up(n);
-    if (what == ES_REQ_SPLIT || what == ES_REQ_REJECT) {
-      if (m == 1) {
-        char reason[512];
-        ssnprintf(reason, sizeof(reason),
-                  "_bulk request refused: HTTP %ld %.400s", status,
-                  n->resp.data ? n->resp.data : "");
-        es_dead(n, v[0], reason, (int)status);
-        continue;
-      }
-      size_t h = m / 2;
-      rc = (es_deliver(n, v, h) == 0 && es_deliver(n, v + h, m - h) == 0) ? 0
-                                                                          : -1;
-      break;
-    }
-    size_t retry = 0;
-    for (size_t i = 0; i < m; i++) {
-      es_result_t *r = &res[i];
-      if (r->outcome == ES_ITEM_STORED || r->outcome == ES_ITEM_DUPLICATE) {
-        v[i]->done = 1;
-        es_count(n, ES_C_STORED, 1);
-      } else if (r->outcome == ES_ITEM_DEAD) {
-        es_dead(n, v[i], r->reason[0] ? r->reason : "rejected", r->status);
-      } else if (es_retry_give_up(&n->retry, ++v[i]->attempts)) {
-        char reason[300];
-        ssnprintf(reason, sizeof(reason), "gave up after %u retries: %s",
-                  v[i]->attempts, r->reason);
-        es_dead(n, v[i], reason, r->status);
-      } else {
-        retry++;
-      }
-    }
-    if (retry == 0) {
-      rc = 0;
-      break;
-    }
-    es_count(n, ES_C_RETRIED, retry);
-    double delay = es_retry_delay(&n->retry, round++, es_retry_random(&n->rng));
-    if (es_sleep(n, delay) != 0)
-      break;
+/* The sender's log callback: repeated failures through c_complain (one
+ * complaint for the cluster, one for documents), the rest as they come. */
+static void es_log_cb(void *ctx, es_log_t channel, int severity,
+                      const char *msg) {
+  es_node_t *n = ctx;
+  switch (channel) {
+  case ES_LOG_CLUSTER:
+    c_complain(severity, &n->complaint, ES_PLUGIN " plugin: %s", msg);
+    break;
+  case ES_LOG_UP:
+    c_release(severity, &n->complaint, ES_PLUGIN " plugin: %s", msg);
+    break;
+  case ES_LOG_DOCS:
+    c_complain(severity, &n->doc_complaint, ES_PLUGIN " plugin: %s", msg);
+    break;
+  default:
+    plugin_log(severity, ES_PLUGIN " plugin: %s", msg);
   }
-  free(res);
-  cm_buf_free(&body);
-  return rc;
-}
-
-/* Delivers items[0..num) in batches of BatchSize. Returns 0 when all are
- * done, -1 when the cluster failed. */
-static int es_deliver_all(es_node_t *n, es_item_t *items, size_t num) {
-  es_item_t **v = calloc(n->batch_size, sizeof(*v));
-  if (v == NULL)
-    return -1;
-  int rc = 0;
-  for (size_t i = 0; i < num && rc == 0;) {
-    size_t m = 0;
-    for (; i < num && m < n->batch_size; i++)
-      if (!items[i].done)
-        v[m++] = &items[i];
-    if (m > 0)
-      rc = es_deliver(n, v, m);
-  }
-  free(v);
-  return rc;
-}
-
-/* Sends the next batch of the spool (loading its oldest segment first).
- * Returns 0 on progress, -1 when the cluster failed. */
-static int es_replay_step(es_node_t *n) {
-  if (!n->replay_loaded) {
-    char *data = NULL;
-    size_t len = 0, bad = 0;
-    uint64_t seq = 0;
-    pthread_mutex_lock(&n->spool_lock);
-    int rc = es_spool_oldest(n->spool, &data, &len, &seq);
-    pthread_mutex_unlock(&n->spool_lock);
-    if (rc < 0) {
-      char what[256];
-      ssnprintf(what, sizeof(what), "cannot read the spool %s: %s",
-                n->spool_dir, STRERROR(-rc));
-      es_fail(n, what);
-      return -1;
-    }
-    if (rc == 0)
-      return 0;
-    n->replay_n = 0;
-    if (es_items_from_ndjson(data, len, &n->replay, &n->replay_n, &bad) < 0)
-      bad++;
-    free(data);
-    if (bad > 0) {
-      WARNING(ES_PLUGIN " plugin: node %s: %zu damaged lines in spool "
-                        "segment %" PRIu64 " skipped.",
-              n->name, bad, seq);
-      es_count(n, ES_C_DROPPED, bad / 2 + bad % 2);
-    }
-    n->replay_seq = seq;
-    n->replay_pos = 0;
-    n->replay_loaded = true;
-  }
-  size_t end = n->replay_pos + n->batch_size;
-  if (end > n->replay_n)
-    end = n->replay_n;
-  if (es_deliver_all(n, n->replay + n->replay_pos, end - n->replay_pos) != 0)
-    return -1;
-  n->replay_pos = end;
-  if (n->replay_pos >= n->replay_n) {
-    pthread_mutex_lock(&n->spool_lock);
-    int rc = es_spool_remove(n->spool, n->replay_seq);
-    pthread_mutex_unlock(&n->spool_lock);
-    if (rc != 0)
-      c_complain(LOG_ERR, &n->complaint,
-                 ES_PLUGIN " plugin: node %s: cannot delete a replayed spool "
-                           "segment in %s: %s",
-                 n->name, n->spool_dir, STRERROR(-rc));
-    es_items_clear(n->replay, n->replay_n);
-    n->replay_n = n->replay_pos = 0;
-    n->replay_loaded = false;
-  }
-  return 0;
-}
-
-/* Removes up to max items from the head of the queue into out. Call with
- * the lock held. Returns the number taken. */
-static size_t es_take(es_node_t *n, es_item_t *out, size_t max) {
-  size_t k = 0;
-  while (k < max && n->q_len > 0) {
-    out[k++] = n->q[n->q_head];
-    n->q_head = (n->q_head + 1) % n->q_cap;
-    n->q_len--;
-  }
-  return k;
-}
-
-/* Takes the whole queue (lock held) and spools it (lock released while
- * writing). Returns with the lock held. */
-static void es_spill_queue(es_node_t *n) {
-  size_t num = n->q_len;
-  if (num == 0)
-    return;
-  es_item_t *items = malloc(num * sizeof(*items));
-  if (items == NULL)
-    return;
-  es_take(n, items, num);
-  pthread_mutex_unlock(&n->lock);
-  es_spill(n, items, num);
-  free(items);
-  pthread_mutex_lock(&n->lock);
-}
-
-/* Sends one batch from the queue; failed items go to the spool. Called and
- * returns with the lock held. */
-static void es_send_queue(es_node_t *n, es_item_t *batch) {
-  size_t num = es_take(n, batch, n->batch_size);
-  pthread_mutex_unlock(&n->lock);
-  if (es_deliver_all(n, batch, num) != 0)
-    es_spill(n, batch, num);
-  else
-    es_items_clear(batch, num);
-  pthread_mutex_lock(&n->lock);
 }
 
 /* Marks the flush requests so far as done (lock held). */
@@ -703,98 +359,61 @@ static void es_flushed(es_node_t *n, uint64_t gen) {
   }
 }
 
+/* The node's thread: asks the sender to work when a batch, a flush or the
+ * FlushInterval is due, and waits (monotonic clock) in between. */
 static void *es_thread(void *arg) {
   es_node_t *n = arg;
-  es_item_t *batch = calloc(n->batch_size, sizeof(*batch));
-  if (batch == NULL)
-    return NULL;
-  if (n->install_templates)
-    es_install_templates(n); /* at start; on failure before the next send */
+  es_sender_t *s = n->sender;
+  es_sender_templates(s); /* at start; on failure before the next send */
   double next_flush = es_now() + n->flush_interval;
   pthread_mutex_lock(&n->lock);
   while (!n->stopping) {
     double now = es_now();
     uint64_t gen = n->flush_req;
-    bool due =
-        gen > n->flush_done || n->q_len >= n->batch_size || now >= next_flush;
-    if (now < n->retry_at) {
-      /* Backing off: what is due waits in the spool, not in memory. */
-      if (due && n->q_len > 0)
-        es_spill_queue(n);
-      if (due) {
-        es_flushed(n, gen);
-        next_flush = now + n->flush_interval;
-      }
-      struct timespec ts = es_abstime(n->retry_at - es_now());
-      pthread_cond_timedwait(&n->cond, &n->lock, &ts);
-      continue;
-    }
+    bool due = gen > n->flush_done || es_sender_queued(s) >= n->batch_size ||
+               now >= next_flush;
     pthread_mutex_unlock(&n->lock);
-    bool spooled = n->replay_loaded || es_spool_pending(n);
-    if (spooled)
-      es_replay_step(n); /* older documents first */
+    double wait_until = 0;
+    es_step_t step = es_sender_step(s, due, &wait_until);
     pthread_mutex_lock(&n->lock);
-    if (spooled)
+    if (step == ES_STEP_WORKED)
       continue;
-    if (due && n->q_len > 0) {
-      es_send_queue(n, batch);
-      continue;
-    }
     if (due) {
       es_flushed(n, gen);
       next_flush = es_now() + n->flush_interval;
     }
-    if (n->q_len < n->batch_size && n->flush_req <= n->flush_done) {
+    if (step == ES_STEP_BACKOFF) {
+      struct timespec ts = es_abstime(wait_until - es_now());
+      pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+    } else if (es_sender_queued(s) < n->batch_size &&
+               n->flush_req <= n->flush_done) {
       struct timespec ts = es_abstime(next_flush - es_now());
       pthread_cond_timedwait(&n->cond, &n->lock, &ts);
     }
   }
   /* Shutting down: send what can be sent before the deadline, spool the
-   * rest. The segment being replayed stays in the spool. */
-  while (n->q_len > 0) {
-    if (n->down || es_now() >= n->stop_deadline) {
-      es_spill_queue(n);
-      break;
-    }
-    es_send_queue(n, batch);
-  }
+   * rest. */
+  double deadline = n->stop_deadline;
+  pthread_mutex_unlock(&n->lock);
+  es_sender_stop(s, deadline);
+  pthread_mutex_lock(&n->lock);
   es_flushed(n, n->flush_req);
   pthread_mutex_unlock(&n->lock);
-  free(batch);
   return NULL;
 }
 
 /* ---- callbacks -------------------------------------------------------- */
 
-/* Appends an item to the queue; past 4 x BatchSize the queue goes to the
- * spool. Takes ownership of pair. */
-static void es_enqueue(es_node_t *n, char *pair, size_t len) {
-  pthread_mutex_lock(&n->lock);
-  if (n->q_len == n->q_cap) {
-    size_t cap = n->q_cap ? 2 * n->q_cap : 1024;
-    es_item_t *q = malloc(cap * sizeof(*q));
-    if (q == NULL) {
-      pthread_mutex_unlock(&n->lock);
-      free(pair);
-      es_count(n, ES_C_DROPPED, 1);
-      return;
-    }
-    for (size_t i = 0; i < n->q_len; i++)
-      q[i] = n->q[(n->q_head + i) % n->q_cap];
-    free(n->q);
-    n->q = q;
-    n->q_head = 0;
-    n->q_cap = cap;
-  }
-  n->q[(n->q_head + n->q_len) % n->q_cap] =
-      (es_item_t){.pair = pair, .len = len};
-  n->q_len++;
-  es_count(n, ES_C_QUEUED, 1);
-  if (n->q_len > 4 * n->batch_size)
-    es_spill_queue(n);
-  if (n->q_len >= n->batch_size)
+/* Hands a rendered document (NULL: could not be rendered) to the sender
+ * and wakes the thread when a batch is full. Returns 0 or ENOMEM. */
+static int es_enqueue_doc(es_node_t *n, char *pair, size_t len) {
+  bool rendered = pair != NULL;
+  if (es_sender_enqueue(n->sender, pair, len)) {
+    pthread_mutex_lock(&n->lock);
     pthread_cond_signal(&n->cond);
-  pthread_mutex_unlock(&n->lock);
+    pthread_mutex_unlock(&n->lock);
+  }
+  return rendered ? 0 : ENOMEM;
 }
 
 /* Converts the meta data md to fields for a document. *keys gets the
@@ -864,19 +483,6 @@ static void es_meta_free(es_field_t *fields, size_t num, char **keys,
   free(keys);
 }
 
-/* Renders and enqueues, or counts a document that cannot be rendered. */
-static int es_enqueue_doc(es_node_t *n, char *pair, size_t len) {
-  if (pair == NULL) {
-    es_count(n, ES_C_DROPPED, 1);
-    c_complain(LOG_ERR, &n->complaint,
-               ES_PLUGIN " plugin: node %s: cannot render a document.",
-               n->name);
-    return ENOMEM;
-  }
-  es_enqueue(n, pair, len);
-  return 0;
-}
-
 static int es_write(const data_set_t *ds, const value_list_t *vl,
                     user_data_t *ud) {
   es_node_t *n = ud->data;
@@ -931,9 +537,7 @@ static int es_write(const data_set_t *ds, const value_list_t *vl,
 }
 
 static int es_notify(const notification_t *notif, user_data_t *ud) {
-  es_node_t *n = ud->data;
-  if (!n->notifications)
-    return 0;
+  es_node_t *n = ud->data; /* registered only when Notifications is true */
   size_t num = 0;
   for (notification_meta_t *m = notif->meta; m != NULL; m = m->next)
     num++;
@@ -1020,19 +624,11 @@ static int es_read(user_data_t *ud) {
   es_node_t *n = ud->data;
   for (int c = 0; c < ES_C_COUNT; c++)
     es_submit(n, "derive", es_counter_names[c],
-              (value_t){.derive = (derive_t)atomic_load(&n->counters[c])});
-  pthread_mutex_lock(&n->spool_lock);
-  uint64_t bytes = es_spool_bytes(n->spool);
-  pthread_mutex_unlock(&n->spool_lock);
+              (value_t){.derive = (derive_t)es_sender_counter(n->sender, c)});
+  uint64_t bytes = es_sender_spool_bytes(n->sender);
   es_submit(n, "gauge", "spool_bytes", (value_t){.gauge = (gauge_t)bytes});
-  pthread_mutex_lock(&n->stats_lock);
-  double latency = n->latency_num > 0 ? n->latency_sum / (double)n->latency_num
-                                      : n->latency_last;
-  bool any = n->latency_num > 0 || n->latency_last > 0;
-  n->latency_sum = 0;
-  n->latency_num = 0;
-  pthread_mutex_unlock(&n->stats_lock);
-  if (any)
+  double latency = 0;
+  if (es_sender_latency(n->sender, &latency))
     es_submit(n, "response_time", "bulk", (value_t){.gauge = latency});
   return 0;
 }
@@ -1065,11 +661,9 @@ static int es_add_url(es_node_t *n, const char *url) {
           n->name, url);
     return -1;
   }
-  char **urls = realloc(n->urls, (n->urls_num + 1) * sizeof(*urls));
-  if (urls == NULL)
-    return -1;
-  n->urls = urls;
-  if ((urls[n->urls_num] = strdup(url)) == NULL)
+  if (cm_vec_reserve((void **)&n->urls, &n->urls_cap, n->urls_num + 1,
+                     sizeof(*n->urls)) != 0 ||
+      (n->urls[n->urls_num] = strdup(url)) == NULL)
     return -1;
   n->urls_num++;
   return 0;
@@ -1142,7 +736,24 @@ static int es_config_option(es_node_t *n, oconfig_item_t *c) {
     rc = cf_util_get_boolean(c, &n->notifications);
   else if (strcasecmp("StoreRates", c->key) == 0)
     rc = cf_util_get_boolean(c, &n->store_rates);
-  else if (strcasecmp("CACert", c->key) == 0)
+  else if (strcasecmp("Compress", c->key) == 0)
+    rc = cf_util_get_boolean(c, &n->compress);
+  else if (strcasecmp("LifecyclePolicy", c->key) == 0)
+    rc = cf_util_get_string(c, &n->policy);
+  else if (strcasecmp("DataRetention", c->key) == 0)
+    rc = cf_util_get_string(c, &n->retention);
+  else if (strcasecmp("Flavour", c->key) == 0) {
+    char fl[32];
+    rc = cf_util_get_string_buffer(c, fl, sizeof(fl));
+    if (rc == 0 && strcasecmp(fl, "opensearch") != 0 &&
+        strcasecmp(fl, "elasticsearch") != 0) {
+      ERROR(ES_PLUGIN " plugin: node %s: Flavour must be \"elasticsearch\" "
+                      "or \"opensearch\", not \"%s\".",
+            n->name, fl);
+      rc = -1;
+    }
+    n->opensearch = rc == 0 && strcasecmp(fl, "opensearch") == 0;
+  } else if (strcasecmp("CACert", c->key) == 0)
     rc = cf_util_get_string(c, &n->cacert);
   else if (strcasecmp("ClientCert", c->key) == 0)
     rc = cf_util_get_string(c, &n->client_cert);
@@ -1178,6 +789,14 @@ static int es_node_finish(es_node_t *n) {
           n->name, n->retry.max, n->retry.initial);
     return -1;
   }
+  if (n->retention != NULL &&
+      (n->mode != ES_MODE_DATASTREAM || n->opensearch)) {
+    ERROR(ES_PLUGIN " plugin: node %s: DataRetention needs IndexMode "
+                    "\"datastream\" on Elasticsearch (8.14+); use a "
+                    "LifecyclePolicy otherwise.",
+          n->name);
+    return -1;
+  }
   if (n->user == NULL && n->password != NULL) {
     ERROR(ES_PLUGIN " plugin: node %s: Password needs User.", n->name);
     return -1;
@@ -1194,18 +813,33 @@ static int es_node_finish(es_node_t *n) {
   }
   if (n->spool_dir == NULL || n->dead_letter == NULL)
     return -1;
-  uint64_t seg = n->spool_max / 16;
-  if (seg > 16 * 1024 * 1024)
-    seg = 16 * 1024 * 1024;
   char err[512];
-  n->spool = es_spool_open(n->spool_dir, n->spool_max, seg, err, sizeof(err));
-  if (n->spool == NULL) {
-    ERROR(ES_PLUGIN " plugin: node %s: SpoolDir: %s", n->name, err);
+  es_sender_config_t cfg = {
+      .name = n->name,
+      .batch_size = n->batch_size,
+      .retry = n->retry,
+      .seed = n->seed,
+      .spool_dir = n->spool_dir,
+      .spool_max = n->spool_max,
+      .dead_letter = n->dead_letter,
+      .install_templates = n->install_templates,
+      .mode = n->mode,
+      .prefix = n->prefix,
+      .lifecycle = {.policy = n->policy,
+                    .opensearch = n->opensearch,
+                    .retention = n->retention},
+  };
+  es_sender_io_t io = {.http = es_http,
+                       .now = es_clock,
+                       .sleep = es_sleep,
+                       .log = es_log_cb,
+                       .ctx = n};
+  n->sender = es_sender_new(&cfg, &io, err, sizeof(err));
+  if (n->sender == NULL) {
+    ERROR(ES_PLUGIN " plugin: node %s: %s", n->name, err);
     return -1;
   }
-  pthread_mutex_lock(&n->spool_lock);
-  uint64_t bytes = es_spool_bytes(n->spool);
-  pthread_mutex_unlock(&n->spool_lock);
+  uint64_t bytes = es_sender_spool_bytes(n->sender);
   if (bytes > 0)
     INFO(ES_PLUGIN " plugin: node %s: %" PRIu64 " bytes in the spool from an "
                    "earlier run will be sent first.",
@@ -1226,12 +860,13 @@ static int es_config_node(oconfig_item_t *ci) {
   if (n == NULL)
     return -1;
   pthread_mutex_init(&n->lock, NULL);
-  pthread_mutex_init(&n->spool_lock, NULL);
-  pthread_mutex_init(&n->dead_lock, NULL);
-  pthread_mutex_init(&n->stats_lock, NULL);
-  pthread_cond_init(&n->cond, NULL);
-  pthread_cond_init(&n->done_cond, NULL);
+  if (es_cond_init(&n->cond) != 0 || es_cond_init(&n->done_cond) != 0) {
+    ERROR(ES_PLUGIN " plugin: cannot set up a monotonic condition variable.");
+    free(n);
+    return -1;
+  }
   C_COMPLAIN_INIT(&n->complaint);
+  C_COMPLAIN_INIT(&n->doc_complaint);
   n->name = strdup(ci->values[0].value.string);
   n->mode = ES_MODE_DAILY;
   n->batch_size = 1000;
@@ -1242,19 +877,17 @@ static int es_config_node(oconfig_item_t *ci) {
   n->spool_max = 1073741824;
   n->install_templates = n->metrics = n->notifications = true;
   n->verify_peer = n->verify_host = true;
-  n->rng = (uint64_t)cdtime() ^ ((uint64_t)(uintptr_t)n << 16);
+  n->seed = (uint64_t)cdtime() ^ ((uint64_t)(uintptr_t)n << 16);
   int rc = n->name == NULL ? -1 : 0;
   for (int i = 0; rc == 0 && i < ci->children_num; i++)
     rc = es_config_option(n, &ci->children[i]);
   if (rc == 0)
     rc = es_node_finish(n);
-  es_node_t **nodes =
-      rc == 0 ? realloc(es_nodes, (es_nodes_num + 1) * sizeof(*nodes)) : NULL;
-  if (nodes == NULL) {
+  if (rc != 0 || cm_vec_reserve((void **)&es_nodes, &es_nodes_cap,
+                                es_nodes_num + 1, sizeof(*es_nodes)) != 0) {
     es_node_free(n);
     return -1;
   }
-  es_nodes = nodes;
   es_nodes[es_nodes_num++] = n;
 
   char cb_name[DATA_MAX_NAME_LEN];
@@ -1330,7 +963,7 @@ static int es_shutdown(void) {
   }
   free(es_nodes);
   es_nodes = NULL;
-  es_nodes_num = 0;
+  es_nodes_num = es_nodes_cap = 0;
   return 0;
 }
 

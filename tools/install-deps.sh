@@ -10,6 +10,7 @@ pkgs=(
   clang clang-format libclang-rt-14-dev valgrind         # fuzzer, sanitizers, valgrind, style
   python3 procps iproute2 openssl                        # e2e harness, ps, ss, test TLS certificates
   libcurl4-openssl-dev                                   # write_elasticsearch
+  zlib1g-dev                                             # write_elasticsearch Compress (gzip bodies)
   libganglia1-dev libtirpc-dev ganglia-monitor gmetad rrdtool  # write_gmond, its e2e daemons
   graphite-carbon graphite-web python3-django            # carbon-cache + graphite-web
   carbon-c-relay                                         # Graphite cluster e2e (relay)

@@ -348,10 +348,6 @@ uint64_t es_spool_bytes(const es_spool_t *sp) {
   return sp->total;
 }
 
-size_t es_spool_segments(const es_spool_t *sp) {
-  return sp->nsegs;
-}
-
 void es_spool_close(es_spool_t *sp) {
   if (sp == NULL)
     return;

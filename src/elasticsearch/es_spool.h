@@ -56,9 +56,6 @@ int es_spool_remove(es_spool_t *sp, uint64_t seq);
 /* Returns the bytes in the spool's segments. */
 uint64_t es_spool_bytes(const es_spool_t *sp);
 
-/* Returns the number of segments. */
-size_t es_spool_segments(const es_spool_t *sp);
-
 /* Closes the spool (the files stay). NULL is ignored. */
 void es_spool_close(es_spool_t *sp);
 

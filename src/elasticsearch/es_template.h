@@ -13,6 +13,7 @@
 
 #include "es_doc.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The shipped template files, embedded at build time (es_templates.c). */
@@ -33,5 +34,21 @@ int es_template_name(char *buf, size_t size, const char *prefix,
 char *es_template_body(const char *template_json, es_kind_t kind,
                        es_mode_t mode, const char *prefix, char *err,
                        size_t errlen);
+
+/* Index lifecycle settings a node adds to its templates. */
+typedef struct {
+  const char *policy;    /* LifecyclePolicy, NULL: none */
+  bool opensearch;       /* Flavour "opensearch": ISM instead of ILM */
+  const char *retention; /* DataRetention ("30d"), data streams; NULL */
+} es_lifecycle_t;
+
+/* As es_template_body, and with lc (NULL: none) applied: the policy goes
+ * to template.settings as "index.lifecycle.name" (Elasticsearch ILM) or
+ * "plugins.index_state_management.policy_id" (OpenSearch ISM); in
+ * datastream mode a retention goes to template.lifecycle.data_retention
+ * (Elasticsearch 8.14+). */
+char *es_template_body_lc(const char *template_json, es_kind_t kind,
+                          es_mode_t mode, const char *prefix,
+                          const es_lifecycle_t *lc, char *err, size_t errlen);
 
 #endif

@@ -1024,7 +1024,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n > 0 else b""
         rec = {"t": round(t0, 3), "method": method, "path": self.path, "bytes": len(raw),
-               "ctype": self.headers.get("Content-Type", ""), "status": None, "items": 0}
+               "ctype": self.headers.get("Content-Type", ""), "status": None, "items": 0,
+               "encoding": self.headers.get("Content-Encoding", "")}
         try:
             if path.startswith(RESERVED_TEST) or path == "/_fault":
                 status, obj = app.control(method, path, params, raw)

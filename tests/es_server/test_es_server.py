@@ -11,6 +11,7 @@ library only; prints one line per check and `N passed, M failed`.
 """
 
 import base64
+import gzip
 import http.client
 import json
 import os
@@ -41,7 +42,8 @@ class Client:
     def __init__(self, port, auth=None):
         self.port, self.auth = port, auth
 
-    def req(self, method, path, body=None, ctype="application/json", raw=False, timeout=10):
+    def req(self, method, path, body=None, ctype="application/json", raw=False, timeout=10,
+            headers=None):
         """Returns (status, parsed body or None, headers)."""
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
@@ -52,6 +54,7 @@ class Client:
             h = {"Content-Type": ctype} if body is not None else {}
             if self.auth:
                 h["Authorization"] = self.auth
+            h.update(headers or {})
             c.request(method, path, body=body, headers=h)
             r = c.getresponse()
             data = r.read()
@@ -348,6 +351,22 @@ def test_elasticsearch():
               st == 200 and [d["_id"] for d in body["docs"]] == ["e1"], body)
         st, body, _ = c.req("POST", "/_fault", {"mode": "bogus"})
         check("an unknown fault mode -> 400", st == 400, body)
+        # Compress true: a gzip body with Content-Encoding: gzip is decoded.
+        lines = ndjson("t-gz-1", [("gz%d" % i, doc(i)) for i in range(3)])
+        raw = ("\n".join(json.dumps(x) for x in lines) + "\n").encode()
+        st, body, _ = c.req("POST", "/_bulk", gzip.compress(raw), "application/x-ndjson",
+                            headers={"Content-Encoding": "gzip"})
+        check("a gzip-encoded _bulk body is decoded and its 3 documents stored",
+              st == 200 and not body["errors"] and len(body["items"]) == 3
+              and [item(body, i)["status"] for i in range(3)] == [201, 201, 201], body)
+        st, body, _ = ctl.req("GET", "/_test/docs?index=t-gz-1")
+        check("the gzip'd documents are stored with their fields",
+              st == 200 and sorted(d["_id"] for d in body["docs"]) == ["gz0", "gz1", "gz2"]
+              and all(d["_source"]["values"]["x"] == float(d["_id"][2:])
+                      for d in body["docs"]), body)
+        st, body, _ = ctl.req("GET", "/_test/requests")
+        check("the request log records Content-Encoding gzip",
+              st == 200 and any(r.get("encoding") == "gzip" for r in body["requests"]), "")
     finally:
         app.stop()
 

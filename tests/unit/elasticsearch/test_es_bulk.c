@@ -182,7 +182,13 @@ static void test_parse_partial_and_malformed_items(void **state) {
   CHECK_INT("3", r[3].outcome, ES_ITEM_RETRY);
   CHECK_CSTR("3", r[3].reason, "missing from a partial response");
   /* More items than sent: the extra ones are ignored. */
+  r[1].outcome = ES_ITEM_DEAD; /* must stay as it was */
+  r[1].status = 999;
   assert_int_equal(es_bulk_parse(partial, strlen(partial), 1, r), 0);
+  CHECK_INT("first of one", r[0].outcome, ES_ITEM_STORED);
+  CHECK_INT("first of one", r[0].status, 201);
+  CHECK_INT("beyond the request", r[1].outcome, ES_ITEM_DEAD);
+  CHECK_INT("beyond the request", r[1].status, 999);
   /* Items that are not what ES sends are resent, never trusted. */
   static const char *const odd[] = {
       "{\"items\":[5]}",

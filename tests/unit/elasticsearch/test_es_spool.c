@@ -85,6 +85,23 @@ static void drain(es_spool_t *sp, char *out, size_t size) {
   }
 }
 
+/* Returns the number of segment files (<20 digits>.ndjson) in dir, as a
+ * user listing the spool directory sees them. */
+static size_t segment_files(const char *dir) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    size_t len = strlen(e->d_name);
+    if (e->d_type != DT_DIR && len == 27 &&
+        strcmp(e->d_name + 20, ".ndjson") == 0 &&
+        strspn(e->d_name, "0123456789") == 20)
+      n++;
+  }
+  closedir(d);
+  return n;
+}
+
 static void test_append_replay_in_order(void **state) {
   (void)state;
   char dir[512], err[256], got[4096];
@@ -97,17 +114,17 @@ static void test_append_replay_in_order(void **state) {
   uint64_t seq, dropped = 0;
   assert_int_equal(es_spool_oldest(sp, &data, &len, &seq), 0);
   assert_int_equal(es_spool_append(sp, "", 0, 0, &dropped), 0);
-  assert_int_equal(es_spool_segments(sp), 0);
+  assert_int_equal(segment_files(dir), 0);
   /* Segments of 100 bytes take one chunk of 2 documents each. */
   for (int i = 0; i < 10; i++)
     append(sp, i * 2, 2, &dropped);
   assert_int_equal(dropped, 0);
   assert_int_equal(es_spool_bytes(sp), 10 * 2 * DOC);
-  assert_int_equal(es_spool_segments(sp), 10);
+  assert_int_equal(segment_files(dir), 10);
   drain(sp, got, sizeof(got));
   CHECK_CSTR("order", got, "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19");
   assert_int_equal(es_spool_bytes(sp), 0);
-  assert_int_equal(es_spool_segments(sp), 0);
+  assert_int_equal(segment_files(dir), 0);
   es_spool_close(sp);
   es_spool_close(NULL);
 }
@@ -126,7 +143,7 @@ static void test_reading_closes_the_newest_segment(void **state) {
   free(data);
   /* While it is replayed, new chunks go to a new segment... */
   append(sp, 4, 1, &dropped);
-  assert_int_equal(es_spool_segments(sp), 2);
+  assert_int_equal(segment_files(dir), 2);
   /* ...so removing the replayed one loses nothing new. */
   assert_int_equal(es_spool_remove(sp, seq), 0);
   assert_int_equal(es_spool_remove(sp, seq), 0);   /* twice: no error */
@@ -175,7 +192,7 @@ static void test_restart_keeps_order(void **state) {
   for (int i = 0; i < 6; i++)
     append(sp, i, 1, &dropped);
   uint64_t bytes = es_spool_bytes(sp);
-  size_t segs = es_spool_segments(sp);
+  size_t segs = segment_files(dir);
   es_spool_close(sp);
   /* Files that are not segments are left alone. */
   char path[700];
@@ -193,7 +210,7 @@ static void test_restart_keeps_order(void **state) {
   sp = es_spool_open(dir, 1 << 20, 150, err, sizeof(err));
   assert_non_null(sp);
   CHECK_INT("bytes", es_spool_bytes(sp), bytes);
-  CHECK_INT("segments", es_spool_segments(sp), segs);
+  CHECK_INT("segments", segment_files(dir), segs);
   append(sp, 6, 1, &dropped); /* after a restart: after the old ones */
   append(sp, 7, 1, &dropped);
   es_spool_close(sp);
@@ -250,7 +267,6 @@ static void test_torn_and_vanished_segments(void **state) {
   snprintf(inner, sizeof(inner), "%s/x", path);
   fclose(fopen(inner, "w"));
   assert_true(es_spool_remove(sp, seq) < 0);
-  CHECK_INT("forgotten", es_spool_segments(sp), 0);
   CHECK_INT("bytes", es_spool_bytes(sp), 0);
   drain(sp, got, sizeof(got));
   CHECK_CSTR("rest", got, "");

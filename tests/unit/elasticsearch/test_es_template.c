@@ -84,21 +84,32 @@ static void test_shipped_mappings(void **state) {
     assert_null(at(t, "data_stream")); /* shipped for daily indices */
     json_object *dyn = at(t, "template.mappings.dynamic_templates");
     assert_non_null(dyn);
-    int strings_keyword = 0, values_double = i == 1;
+    /* Numbers are doubles in both (meta and event fields); the metrics
+     * template also maps every values.* field to double. */
+    int strings_keyword = 0, values_double = 0, long_double = 0,
+        float_double = 0;
     for (size_t k = 0; k < json_object_array_length(dyn); k++) {
       json_object *d = json_object_array_get_idx(dyn, k);
       json_object_object_foreach(d, name, rule) {
         (void)name;
-        if (strcmp(str_at(rule, "match_mapping_type"), "string") == 0 &&
+        const char *match = str_at(rule, "match_mapping_type");
+        int to_double = strcmp(str_at(rule, "mapping.type"), "double") == 0;
+        if (strcmp(match, "string") == 0 &&
             strcmp(str_at(rule, "mapping.type"), "keyword") == 0)
           strings_keyword = 1;
-        if (strcmp(str_at(rule, "path_match"), "values.*") == 0 &&
-            strcmp(str_at(rule, "mapping.type"), "double") == 0)
+        if (strcmp(str_at(rule, "path_match"), "values.*") == 0 && to_double)
           values_double = 1;
+        if (strcmp(match, "long") == 0 && to_double)
+          long_double = 1;
+        if (strcmp(match, "double") == 0 && to_double)
+          float_double = 1;
       }
     }
     CHECK_INT(ctx, strings_keyword, 1);
-    CHECK_INT(ctx, values_double, 1);
+    CHECK_INT(ctx, long_double, 1);
+    CHECK_INT(ctx, float_double, 1);
+    if (i == 0)
+      CHECK_INT(ctx, values_double, 1);
     json_object_put(t);
   }
 }
@@ -172,8 +183,76 @@ static void test_errors(void **state) {
   assert_int_equal(es_template_name(name, 8, "x", ES_KIND_EVENTS), -1);
 }
 
+/* LifecyclePolicy, Flavour and DataRetention in the template body. */
+static void test_lifecycle(void **state) {
+  (void)state;
+  static const struct {
+    es_mode_t mode;
+    es_lifecycle_t lc;
+    const char *ilm, *ism, *retention; /* expected, "(absent)" if none */
+  } rows[] = {
+      {ES_MODE_DAILY,
+       {"vacmon-30d", false, NULL},
+       "vacmon-30d",
+       "(absent)",
+       "(absent)"},
+      {ES_MODE_DAILY,
+       {"keep-90d", true, NULL},
+       "(absent)",
+       "keep-90d",
+       "(absent)"},
+      {ES_MODE_DATASTREAM, {NULL, false, "30d"}, "(absent)", "(absent)", "30d"},
+      {ES_MODE_DAILY, {NULL, false, "30d"}, "(absent)", "(absent)", "(absent)"},
+      {ES_MODE_DATASTREAM, {"p", false, "7d"}, "p", "(absent)", "7d"},
+  };
+  for (size_t i = 0; i < COUNT(rows); i++) {
+    for (int k = 0; k < 2; k++) {
+      char err[128] = "", ctx[64];
+      snprintf(ctx, sizeof(ctx), "row %zu kind %d", i, k);
+      char *body = es_template_body_lc(
+          k == 0 ? es_template_metrics_json : es_template_events_json,
+          (es_kind_t)k, rows[i].mode, "vacmon", &rows[i].lc, err, sizeof(err));
+      assert_non_null(body);
+      json_object *t = json_tokener_parse(body);
+      assert_non_null(t);
+      json_object *settings = at(t, "template.settings");
+      json_object *v;
+      const char *ilm = settings && json_object_object_get_ex(
+                                        settings, "index.lifecycle.name", &v)
+                            ? json_object_get_string(v)
+                            : "(absent)";
+      const char *ism =
+          settings &&
+                  json_object_object_get_ex(
+                      settings, "plugins.index_state_management.policy_id", &v)
+              ? json_object_get_string(v)
+              : "(absent)";
+      CHECK_CSTR(ctx, ilm, rows[i].ilm);
+      CHECK_CSTR(ctx, ism, rows[i].ism);
+      CHECK_CSTR(ctx, str_at(t, "template.lifecycle.data_retention"),
+                 rows[i].retention);
+      /* The mappings are kept. */
+      CHECK_CSTR(ctx, str_at(t, "template.mappings.properties.@timestamp.type"),
+                 "date");
+      json_object_put(t);
+      free(body);
+    }
+  }
+  /* Without lifecycle settings the body is what es_template_body makes. */
+  char err[128];
+  char *a = es_template_body(es_template_metrics_json, ES_KIND_METRICS,
+                             ES_MODE_DAILY, "v", err, sizeof(err));
+  char *b = es_template_body_lc(es_template_metrics_json, ES_KIND_METRICS,
+                                ES_MODE_DAILY, "v", NULL, err, sizeof(err));
+  CHECK_CSTR("no lifecycle", a, b);
+  assert_null(strstr(a, "lifecycle"));
+  free(a);
+  free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lifecycle),
       cmocka_unit_test(test_embedded_equals_shipped),
       cmocka_unit_test(test_shipped_mappings),
       cmocka_unit_test(test_adapt_to_prefix_and_mode),

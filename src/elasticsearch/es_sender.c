@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +118,12 @@ es_sender_t *es_sender_new(const es_sender_config_t *cfg,
   s->spool_max = cfg->spool_max;
   s->install_templates = cfg->install_templates;
   s->mode = cfg->mode;
-  s->batch = calloc(cfg->batch_size, sizeof(*s->batch));
-  s->view = calloc(cfg->batch_size, sizeof(*s->view));
+  /* A BatchSize whose arrays cannot be sized is out of memory too (and
+   * never reaches calloc, which sanitizers would stop on). */
+  bool fits = cfg->batch_size <= SIZE_MAX / sizeof(*s->batch) &&
+              cfg->batch_size <= SIZE_MAX / sizeof(*s->view);
+  s->batch = fits ? calloc(cfg->batch_size, sizeof(*s->batch)) : NULL;
+  s->view = fits ? calloc(cfg->batch_size, sizeof(*s->view)) : NULL;
   if (!ok || s->batch == NULL || s->view == NULL || s->spool_dir == NULL ||
       s->dead_letter == NULL) {
     snprintf(err, errlen,

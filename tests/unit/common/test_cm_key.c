@@ -49,7 +49,7 @@ static void test_entry(void **state) {
   const size_t lens[3] = {4, 2, 0};
   e = cm_key_entry_new(sizeof(entry_t), "k", 1, strs, lens, 3, out);
   assert_non_null(e);
-  assert_memory_equal(e->key, "k\0site\0xy\0\0", 12);
+  assert_memory_equal(e->key, "k\0site\0xy\0\0", 11);
   CHECK_CSTR("first", out[0], "site");
   CHECK_CSTR("cut to its length", out[1], "xy");
   CHECK_CSTR("empty", out[2], "");

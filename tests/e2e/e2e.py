@@ -343,7 +343,11 @@ def free_udp_port():
 class Collectd:
     """One collectd daemon with its own directory, config, log and sink path."""
 
-    def __init__(self, tmp, name, vq_options, http_port, globals_=""):
+    # One write thread: with several, collectd itself may pass two values of
+    # one identifier dispatched microseconds apart on out of order and log
+    # "Value too old" whatever their times; the checks of that message are
+    # about the times vacquery gives (distinct and increasing per batch).
+    def __init__(self, tmp, name, vq_options, http_port, globals_="WriteThreads 1"):
         self.name = name
         self.dir = os.path.join(tmp, name)
         os.makedirs(os.path.join(self.dir, "csv"), exist_ok=True)
@@ -1540,12 +1544,7 @@ class E2E:
         port = free_udp_port()
         c = self.v9 = Collectd(self.tmp, "v9", [
             'Listen "127.0.0.1" "%d"' % port, "RateLimit 0", "ReportInterval 30",
-            "OutcomeWait 3", "MaxFactories %d" % V9_MAX_FACTORIES], self.http_port,
-            # One write thread: collectd's write threads may otherwise pass
-            # two values of one identifier on out of order (its own race,
-            # logged as "Value too old" whatever their times); with one, the
-            # check below sees only the times vacquery gives them.
-            globals_="WriteThreads 1")
+            "OutcomeWait 3", "MaxFactories %d" % V9_MAX_FACTORIES], self.http_port)
         c.start()
         if not CK.check("issue 9: collectd with OutcomeWait 3, MaxFactories %d starts"
                         % V9_MAX_FACTORIES, c.wait_ready(), c.tail()):

@@ -107,8 +107,8 @@ static void vq_meta_field(void *ctx, const char *key, vq_value_kind_t kind,
 }
 
 /* Adds the meta of a factory or machinetype value list: the raw names,
- * plus (when full) the strings VacMon's tables show, time_sent and the
- * source address. */
+ * and the source address, plus (when full) the strings VacMon's tables
+ * show and time_sent. */
 static void vq_meta_values(vq_output_t *o, const vq_message_t *m, bool full,
                            const char *from) {
   static const vq_str_id_t names[] = {VQ_S_SITE, VQ_S_SPACE, VQ_S_FACTORY};
@@ -123,6 +123,10 @@ static void vq_meta_values(vq_output_t *o, const vq_message_t *m, bool full,
     vq_meta_str(o, "vo", vq_message_vo(m));
     vq_meta_str(o, "machinetype", vq_message_machinetype(m));
   }
+  /* Every list: a writer may see the lists of one message in any order
+   * (collectd's write threads), and write_gmond places the factory's host
+   * at this address from whichever list comes first. */
+  vq_meta_source(o, from);
   if (!full)
     return;
   for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
@@ -135,7 +139,6 @@ static void vq_meta_values(vq_output_t *o, const vq_message_t *m, bool full,
     vq_meta_str(o, vq_str_name(more[i]), m->str[more[i]]);
   if (!isnan(m->num[VQ_N_TIME_SENT]))
     vq_meta_num(o, "time_sent", VQ_META_SIGNED, m->num[VQ_N_TIME_SENT]);
-  vq_meta_source(o, from);
 }
 
 /* Fills the head of a notification; its message text is cleaned of

@@ -9,6 +9,8 @@
 #include "es_spool.h"
 #include "es_template.h"
 
+#include "common/cm_ring.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -28,10 +30,10 @@ struct es_sender {
   es_mode_t mode;
   es_lifecycle_t lifecycle; /* its strings owned by the sender */
 
-  /* The ring queue, shared with the callbacks. */
+  /* The queue (of es_item_t, at most 4 x BatchSize + 1: past 4 x
+   * BatchSize it goes to the spool), shared with the callbacks. */
   pthread_mutex_t q_lock;
-  es_item_t *q;
-  size_t q_head, q_len, q_cap;
+  cm_ring_t q;
 
   /* The spool: the thread and overflowing callbacks use it. */
   pthread_mutex_t spool_lock;
@@ -124,6 +126,10 @@ es_sender_t *es_sender_new(const es_sender_config_t *cfg,
               cfg->batch_size <= SIZE_MAX / sizeof(*s->view);
   s->batch = fits ? calloc(cfg->batch_size, sizeof(*s->batch)) : NULL;
   s->view = fits ? calloc(cfg->batch_size, sizeof(*s->view)) : NULL;
+  size_t q_max = cfg->batch_size <= (SIZE_MAX - 1) / 4 ? 4 * cfg->batch_size + 1
+                                                       : SIZE_MAX;
+  if (fits && cm_ring_init(&s->q, sizeof(es_item_t), q_max, 1024) != 0)
+    ok = false;
   if (!ok || s->batch == NULL || s->view == NULL || s->spool_dir == NULL ||
       s->dead_letter == NULL) {
     snprintf(err, errlen,
@@ -150,9 +156,10 @@ es_sender_t *es_sender_new(const es_sender_config_t *cfg,
 void es_sender_free(es_sender_t *s) {
   if (s == NULL)
     return;
-  for (size_t i = 0; i < s->q_len; i++)
-    free(s->q[(s->q_head + i) % s->q_cap].pair);
-  free(s->q);
+  es_item_t it;
+  while (cm_ring_pop(&s->q, &it, 1) == 1)
+    free(it.pair);
+  cm_ring_free(&s->q);
   if (s->replay != NULL) {
     es_items_clear(s->replay, s->replay_n);
     free(s->replay);
@@ -531,28 +538,16 @@ static int es_replay_step(es_sender_t *s) {
 
 /* ---- the queue ---------------------------------------------------------- */
 
-/* Removes up to max items from the head of the queue into out. Call with
- * q_lock held. Returns the number taken. */
-static size_t es_take(es_sender_t *s, es_item_t *out, size_t max) {
-  size_t k = 0;
-  while (k < max && s->q_len > 0) {
-    out[k++] = s->q[s->q_head];
-    s->q_head = (s->q_head + 1) % s->q_cap;
-    s->q_len--;
-  }
-  return k;
-}
-
 /* Takes the whole queue (q_lock held) and spools it (q_lock released while
  * writing). Returns with q_lock held. */
 static void es_spill_queue(es_sender_t *s) {
-  size_t num = s->q_len;
+  size_t num = cm_ring_len(&s->q);
   if (num == 0)
     return;
   es_item_t *items = malloc(num * sizeof(*items));
   if (items == NULL)
     return;
-  es_take(s, items, num);
+  cm_ring_pop(&s->q, items, num);
   pthread_mutex_unlock(&s->q_lock);
   es_spill(s, items, num);
   free(items);
@@ -567,36 +562,25 @@ bool es_sender_enqueue(es_sender_t *s, char *pair, size_t len) {
     return false;
   }
   pthread_mutex_lock(&s->q_lock);
-  if (s->q_len == s->q_cap) {
-    size_t cap = s->q_cap ? 2 * s->q_cap : 1024;
-    es_item_t *q = malloc(cap * sizeof(*q));
-    if (q == NULL) {
-      pthread_mutex_unlock(&s->q_lock);
-      free(pair);
-      es_count(s, ES_C_DROPPED, 1);
-      return false;
-    }
-    for (size_t i = 0; i < s->q_len; i++)
-      q[i] = s->q[(s->q_head + i) % s->q_cap];
-    free(s->q);
-    s->q = q;
-    s->q_head = 0;
-    s->q_cap = cap;
+  es_item_t item = {.pair = pair, .len = len};
+  if (cm_ring_push(&s->q, &item, 1) != 1) {
+    /* Out of memory, or full because the spill could not allocate. */
+    pthread_mutex_unlock(&s->q_lock);
+    free(pair);
+    es_count(s, ES_C_DROPPED, 1);
+    return false;
   }
-  s->q[(s->q_head + s->q_len) % s->q_cap] =
-      (es_item_t){.pair = pair, .len = len};
-  s->q_len++;
   es_count(s, ES_C_QUEUED, 1);
-  if (s->q_len > 4 * s->batch_size)
+  if (cm_ring_len(&s->q) > 4 * s->batch_size)
     es_spill_queue(s);
-  bool full = s->q_len >= s->batch_size;
+  bool full = cm_ring_len(&s->q) >= s->batch_size;
   pthread_mutex_unlock(&s->q_lock);
   return full;
 }
 
 size_t es_sender_queued(es_sender_t *s) {
   pthread_mutex_lock(&s->q_lock);
-  size_t n = s->q_len;
+  size_t n = cm_ring_len(&s->q);
   pthread_mutex_unlock(&s->q_lock);
   return n;
 }
@@ -604,7 +588,7 @@ size_t es_sender_queued(es_sender_t *s) {
 /* Sends one batch from the queue; failed items go to the spool. */
 static void es_send_queue(es_sender_t *s) {
   pthread_mutex_lock(&s->q_lock);
-  size_t num = es_take(s, s->batch, s->batch_size);
+  size_t num = cm_ring_pop(&s->q, s->batch, s->batch_size);
   pthread_mutex_unlock(&s->q_lock);
   if (es_deliver_all(s, s->batch, num) != 0)
     es_spill(s, s->batch, num);

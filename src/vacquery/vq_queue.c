@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* vq_queue.c: a ring of datagram pointers under one mutex. */
+/* vq_queue.c: a ring of datagram pointers (common/cm_ring) under one mutex
+ * and a CLOCK_MONOTONIC condition variable. */
 #include "vq_queue.h"
+
+#include "common/cm_ring.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,8 +14,7 @@
 struct vq_queue {
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  vq_datagram_t **ring;
-  size_t capacity, head, count;
+  cm_ring_t ring; /* of vq_datagram_t * */
   int closed;
 };
 
@@ -36,12 +38,11 @@ vq_queue_t *vq_queue_create(size_t capacity) {
   vq_queue_t *q = calloc(1, sizeof(*q));
   if (q == NULL)
     return NULL;
-  q->ring = calloc(capacity > 0 ? capacity : 1, sizeof(*q->ring));
-  if (q->ring == NULL) {
+  size_t cap = capacity > 0 ? capacity : 1;
+  if (cm_ring_init(&q->ring, sizeof(vq_datagram_t *), cap, cap) != 0) {
     free(q);
     return NULL;
   }
-  q->capacity = capacity > 0 ? capacity : 1;
   pthread_mutex_init(&q->lock, NULL);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
@@ -54,21 +55,18 @@ vq_queue_t *vq_queue_create(size_t capacity) {
 void vq_queue_destroy(vq_queue_t *q) {
   if (q == NULL)
     return;
-  for (size_t i = 0; i < q->count; i++)
-    free(q->ring[(q->head + i) % q->capacity]);
+  vq_datagram_t *d;
+  while (cm_ring_pop(&q->ring, &d, 1) == 1)
+    free(d);
   pthread_cond_destroy(&q->cond);
   pthread_mutex_destroy(&q->lock);
-  free(q->ring);
+  cm_ring_free(&q->ring);
   free(q);
 }
 
 size_t vq_queue_push(vq_queue_t *q, vq_datagram_t **items, size_t n) {
   pthread_mutex_lock(&q->lock);
-  size_t room = q->capacity - q->count;
-  size_t take = n < room ? n : room;
-  for (size_t i = 0; i < take; i++)
-    q->ring[(q->head + q->count + i) % q->capacity] = items[i];
-  q->count += take;
+  size_t take = cm_ring_push(&q->ring, items, n);
   if (take > 0)
     pthread_cond_signal(&q->cond);
   pthread_mutex_unlock(&q->lock);
@@ -86,15 +84,11 @@ size_t vq_queue_pop(vq_queue_t *q, vq_datagram_t **items, size_t max,
     until.tv_nsec -= 1000000000L;
   }
   pthread_mutex_lock(&q->lock);
-  while (q->count == 0 && !q->closed) {
+  while (cm_ring_len(&q->ring) == 0 && !q->closed) {
     if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT)
       break;
   }
-  size_t take = q->count < max ? q->count : max;
-  for (size_t i = 0; i < take; i++)
-    items[i] = q->ring[(q->head + i) % q->capacity];
-  q->head = (q->head + take) % q->capacity;
-  q->count -= take;
+  size_t take = cm_ring_pop(&q->ring, items, max);
   pthread_mutex_unlock(&q->lock);
   return take;
 }
@@ -108,7 +102,7 @@ void vq_queue_close(vq_queue_t *q) {
 
 size_t vq_queue_length(vq_queue_t *q) {
   pthread_mutex_lock(&q->lock);
-  size_t n = q->count;
+  size_t n = cm_ring_len(&q->ring);
   pthread_mutex_unlock(&q->lock);
   return n;
 }

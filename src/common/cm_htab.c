@@ -10,15 +10,15 @@ typedef struct {
   const void *key;
   size_t len;
   void *value; /* NULL: empty slot */
-} vq_slot_t;
+} cm_slot_t;
 
 struct cm_htab {
-  vq_slot_t *slots;
+  cm_slot_t *slots;
   size_t cap; /* power of two */
   size_t count;
 };
 
-#define VQ_HTAB_MIN 16
+#define CM_HTAB_MIN 16
 
 uint64_t cm_hash(const void *key, size_t len) {
   const unsigned char *p = key;
@@ -34,12 +34,12 @@ cm_htab_t *cm_htab_create(void) {
   cm_htab_t *h = calloc(1, sizeof(*h));
   if (h == NULL)
     return NULL;
-  h->slots = calloc(VQ_HTAB_MIN, sizeof(*h->slots));
+  h->slots = calloc(CM_HTAB_MIN, sizeof(*h->slots));
   if (h->slots == NULL) {
     free(h);
     return NULL;
   }
-  h->cap = VQ_HTAB_MIN;
+  h->cap = CM_HTAB_MIN;
   return h;
 }
 
@@ -61,11 +61,11 @@ void cm_htab_destroy(cm_htab_t *h, void (*free_value)(void *)) {
 }
 
 /* Returns the slot holding key, or the empty slot where it would go. */
-static vq_slot_t *cm_htab_find(vq_slot_t *slots, size_t cap, uint64_t hash,
+static cm_slot_t *cm_htab_find(cm_slot_t *slots, size_t cap, uint64_t hash,
                                const void *key, size_t len) {
   size_t i = (size_t)hash & (cap - 1);
   for (;;) {
-    vq_slot_t *s = &slots[i];
+    cm_slot_t *s = &slots[i];
     if (s->value == NULL ||
         (s->hash == hash && s->len == len && memcmp(s->key, key, len) == 0))
       return s;
@@ -81,11 +81,11 @@ void *cm_htab_get(const cm_htab_t *h, const void *key, size_t len) {
 /* Doubles the capacity. Returns 0 or -1. */
 static int cm_htab_grow(cm_htab_t *h) {
   size_t cap = h->cap * 2;
-  vq_slot_t *slots = calloc(cap, sizeof(*slots));
+  cm_slot_t *slots = calloc(cap, sizeof(*slots));
   if (slots == NULL)
     return -1;
   for (size_t i = 0; i < h->cap; i++) {
-    vq_slot_t *s = &h->slots[i];
+    cm_slot_t *s = &h->slots[i];
     if (s->value != NULL)
       *cm_htab_find(slots, cap, s->hash, s->key, s->len) = *s;
   }
@@ -99,10 +99,10 @@ int cm_htab_put(cm_htab_t *h, const void *key, size_t len, void *value) {
   if ((h->count + 1) * 2 > h->cap && cm_htab_grow(h) != 0)
     return -1;
   uint64_t hash = cm_hash(key, len);
-  vq_slot_t *s = cm_htab_find(h->slots, h->cap, hash, key, len);
+  cm_slot_t *s = cm_htab_find(h->slots, h->cap, hash, key, len);
   if (s->value == NULL)
     h->count++;
-  *s = (vq_slot_t){hash, key, len, value};
+  *s = (cm_slot_t){hash, key, len, value};
   return 0;
 }
 

@@ -341,6 +341,46 @@ static void test_add_finished_sums_per_series(void **state) {
   vq_fleet_destroy(fl);
 }
 
+/* calloc, wrapped for this program (-Wl,--wrap=calloc, Makefile.am): the
+ * next fail_callocs calls fail, as when memory runs out. */
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+static int fail_callocs;
+void *__wrap_calloc(size_t n, size_t size) {
+  if (fail_callocs > 0) {
+    fail_callocs--;
+    return NULL;
+  }
+  return __real_calloc(n, size);
+}
+
+/* Out of memory: seen and add_finished say so (-1, which the plugin counts
+ * and reports; not VQ_FLEET_FULL, which rejects the message), record
+ * nothing, and work again once memory is back. */
+static void test_out_of_memory(void **state) {
+  (void)state;
+  vq_fleet_t *fl = vq_fleet_create();
+  assert_non_null(fl);
+  fac_t a =
+      mk_factory("UKI-OOM", "vac01.example.ac.uk", "vac101.example.ac.uk");
+  fail_callocs = 1;
+  CHECK_INT("seen, no memory", vq_fleet_seen(fl, &a.id, &a.m, 1000), -1);
+  CHECK_INT("the calloc was tried", fail_callocs, 0);
+  CHECK_INT("no factory recorded", vq_fleet_factories(fl), 0);
+  CHECK_INT("seen, memory back", vq_fleet_seen(fl, &a.id, &a.m, 1000), 0);
+  CHECK_INT("recorded", vq_fleet_factories(fl), 1);
+
+  vq_ident_t id = mk_id("UKI-OOM", "sp.f", "lhcb.lhcb-prod.200");
+  vq_finished_t f = {.cpu_seconds = 1, .wall_seconds = 2, .hs06_seconds = 3};
+  fail_callocs = 1;
+  CHECK_INT("add, no memory", vq_fleet_add_finished(fl, &id, &f), -1);
+  CHECK_INT("no series", vq_fleet_finished_series(fl), 0);
+  CHECK_INT("add, memory back", vq_fleet_add_finished(fl, &id, &f), 0);
+  CHECK_INT("one series", vq_fleet_finished_series(fl), 1);
+  fail_callocs = 0;
+  vq_fleet_destroy(fl);
+}
+
 /* Identifier slots of the maximum length (127 bytes each). */
 static void test_longest_identifiers(void **state) {
   (void)state;
@@ -567,6 +607,7 @@ int main(void) {
       cmocka_unit_test(test_ten_thousand_factories),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_forget),
+      cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

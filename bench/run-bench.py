@@ -15,7 +15,9 @@
    only dispatches value lists as fast as collectd takes them, so that the
    zero-loss rate reads as a ratio to the limit;
 5. (--soak MINUTES) collectd's RSS over a soak at 5,000 msg/s with factory
-   churn (vacquery-send --churn) and a short ForgetAfter.
+   churn (vacquery-send --churn) and a short ForgetAfter: bench/soak.py;
+6. (--repeat N) throughput at --rates and the ceilings, interleaved, N
+   rounds, medians with their spread (--baseline: another tree beside).
 Prints a Markdown table per part. Needs a built tree (tools/run-tests.sh or
 tools/demo.sh make one in _build).
 """
@@ -408,42 +410,10 @@ def part_ceiling(build, seconds, quiet=False, meta=0):
     return rate
 
 
-def part_soak(build, minutes, rate=5000, churn=30, forget=20, report=10):
-    """RSS of collectd over a soak with factory churn: each factory name
-    lives `churn` cycles (one cycle = 5,000 messages = 1 s at 5,000 msg/s),
-    silent ones are forgotten after `forget` s, and collectd's cache drops
-    their values after 2 x ReportInterval (`report`)."""
-    cd = Collectd(build, extra="  ReportInterval %d\n  ForgetAfter %d\n  StaleTimeout 5\n"
-                  % (report, forget))
-    print("\n### Soak: %d min at %d msg/s with churn (a factory name lives %d cycles of 1 s; "
-          "ForgetAfter %d s; ReportInterval %d s)\n" % (minutes, rate, churn, forget, report))
-    print("| minute | collectd RSS MB | accepted | rejected | kernel drops | queue drops |")
-    print("|---|---|---|---|---|---|")
-    rows = []
-    try:
-        sender = subprocess.Popen([os.path.join(build, "tools/vacquery-send"), "-H", "127.0.0.1",
-                                   "-p", str(cd.port), "--fleet", "--quiet", "--sites", "10",
-                                   "--spaces", "5", "--factories", "20", "--machinetypes", "3",
-                                   "--finished", "1", "--churn", str(churn),
-                                   "--duration", str(minutes * 60), "--rate", str(rate)],
-                                  stdout=subprocess.DEVNULL)
-        t0 = time.time()
-        for minute in range(1, minutes + 1):
-            while time.time() < t0 + 60 * minute and sender.poll() is None:
-                time.sleep(1)
-            st = cd.stats()
-            rss = cd.rss_kb() / 1024
-            rows.append(rss)
-            print("| %d | %.1f | %d | %d | %d | %d |" % (minute, rss, st.get("accepted", 0),
-                  st.get("rejected", 0), st.get("kernel_drops", 0), st.get("queue_drops", 0)),
-                  flush=True)
-        sender.wait()
-    finally:
-        cd.stop()
-    if len(rows) >= 3:
-        print("\nRSS from minute 2 to the end: %.1f -> %.1f MB (max %.1f, growth %+.1f MB)."
-              % (rows[1], rows[-1], max(rows[1:]), rows[-1] - rows[1]))
-    return rows
+def part_soak(build, minutes):
+    """The churn soak: bench/soak.py (its own doc has the method)."""
+    return subprocess.run([sys.executable, os.path.join(TOP, "bench", "soak.py"), "--build", build,
+                           "--minutes", str(minutes)]).returncode
 
 
 def main():
@@ -470,8 +440,7 @@ def main():
         time.strftime("%Y-%m-%d %H:%M", time.gmtime()), os.cpu_count(),
         ", nice %+d" % a.nice if a.nice else ""))
     if a.soak:
-        part_soak(a.build, a.soak)
-        return 0
+        return part_soak(a.build, a.soak)
     if a.repeat:
         part_repeat(a.build, [int(x) for x in (a.rates or "15000,20000").split(",")],
                     a.duration, a.duration, a.repeat, a.write_threads, a.baseline)

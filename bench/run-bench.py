@@ -33,6 +33,8 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "bench"))
+from benchlib import collectd_head, free_port, start_collectd, stop_collectd  # noqa: E402
 NICE = 0  # --nice: added to collectd's and the sender's niceness
 
 
@@ -40,14 +42,6 @@ def renice():
     """preexec_fn for collectd and the sender: applies --nice."""
     if NICE:
         os.nice(NICE)
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def callgrind_ir(cmd):
@@ -89,25 +83,7 @@ class Collectd:
         self.port = free_port()
         conf = os.path.join(self.dir, "collectd.conf")
         with open(conf, "w") as f:
-            f.write("""Hostname "bench"
-FQDNLookup false
-Interval 1
-WriteThreads {wt}
-BaseDir "{d}"
-PIDFile "{d}/pid"
-TypesDB "/usr/share/collectd/types.db"
-PluginDir "/usr/lib/collectd"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{d}/log"
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "{d}/csv"
-  StoreRates false
-</Plugin>
-LoadPlugin match_regex
+            f.write(collectd_head(self.dir, write_threads) + """LoadPlugin match_regex
 PostCacheChain "bench"
 <Chain "bench">
   <Rule "stats">
@@ -127,7 +103,7 @@ PostCacheChain "bench"
   Target "stop"
 </Chain>
 PluginDir "{libs}"
-""".format(wt=write_threads, d=self.dir, libs=os.path.join(build, ".libs"))
+""".format(libs=os.path.join(build, ".libs"))
                     + (plugins if plugins is not None else """LoadPlugin vacquery
 <Plugin vacquery>
   Listen "127.0.0.1" "{port}"
@@ -137,15 +113,7 @@ PluginDir "{libs}"
 {extra}
 </Plugin>
 """.format(port=self.port, extra=extra)))
-        self.proc = subprocess.Popen(["collectd", "-f", "-C", conf], preexec_fn=renice,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        log = os.path.join(self.dir, "log")
-        for _ in range(100):
-            if os.path.exists(log) and "Initialization complete" in open(log).read():
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("collectd did not start")
+        self.proc = start_collectd(conf, self.dir, preexec_fn=renice)
 
     def stats(self):
         """Returns the latest vacquery_stats row as {ds: value}, or {}."""
@@ -176,12 +144,7 @@ PluginDir "{libs}"
         return -1
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_collectd(self.proc, self.dir)
 
 
 def send(build, port, args):
@@ -223,25 +186,12 @@ def part_throughput(build, rates, duration, write_threads=5):
     print("| offered msg/s | sender achieved msg/s | sent | accepted | kernel drops | queue drops | /proc/net/udp drops | lost |")
     print("|---|---|---|---|---|---|---|---|")
     best = 0
-    results = []
     for rate in rates:
-        cd = Collectd(build, write_threads=write_threads)
-        try:
-            sent = send(build, cd.port, ["--sites", "10", "--spaces", "5", "--factories", "20",
-                                         "--machinetypes", "3", "--finished", "1",
-                                         "--duration", str(duration), "--rate", str(rate)])
-            n = int(sent["sent_messages"])
-            st = settle(cd, n)
-            lost = n - int(st.get("accepted", 0))
-            drops = cd.udp_drops()
-            results.append((rate, sent.get("rate_achieved", 0), n, st, drops, lost))
-            print("| %s | %.0f | %d | %d | %d | %d | %d | %d |" % (
-                rate if rate else "max", sent.get("rate_achieved", 0), n, st.get("accepted", 0),
-                st.get("kernel_drops", 0), st.get("queue_drops", 0), drops, lost), flush=True)
-            if lost == 0 and st.get("kernel_drops", 0) == 0 and st.get("queue_drops", 0) == 0:
-                best = max(best, sent.get("rate_achieved", 0))
-        finally:
-            cd.stop()
+        n, a, kd, qd, ach, _, drops = throughput_once(build, rate, duration, write_threads)
+        print("| %s | %.0f | %d | %d | %d | %d | %d | %d |" % (
+            rate if rate else "max", ach, n, a, kd, qd, drops, n - a), flush=True)
+        if n == a and kd == 0 and qd == 0:
+            best = max(best, ach)
     print("\nHighest zero-loss rate measured: **%.0f messages/s**." % best)
     return best
 
@@ -288,7 +238,7 @@ def throughput_once(build, rate, duration, write_threads=5, plugin_build=None):
     """One fresh collectd (its vacquery from plugin_build, default build),
     RATE msg/s of the fleet (build's vacquery-send) for DURATION s. Returns
     (sent, accepted, kernel drops, queue drops, sender's achieved rate,
-    load average at the end)."""
+    load average at the end, the socket's drops in /proc/net/udp)."""
     cd = Collectd(plugin_build or build, write_threads=write_threads)
     try:
         sent = send(build, cd.port, ["--sites", "10", "--spaces", "5", "--factories", "20",
@@ -297,7 +247,8 @@ def throughput_once(build, rate, duration, write_threads=5, plugin_build=None):
         n = int(sent["sent_messages"])
         st = settle(cd, n)
         return (n, int(st.get("accepted", 0)), int(st.get("kernel_drops", 0)),
-                int(st.get("queue_drops", 0)), sent.get("rate_achieved", 0), load1())
+                int(st.get("queue_drops", 0)), sent.get("rate_achieved", 0), load1(),
+                cd.udp_drops())
     finally:
         cd.stop()
 
@@ -328,8 +279,8 @@ def part_repeat(build, rates, duration, seconds, repeat, write_threads=5, baseli
     for k in range(1, repeat + 1):
         for rate in rates:
             for which in (("this tree", None),) + ((("baseline", baseline),) if baseline else ()):
-                n, a, kd, qd, ach, ld = throughput_once(build, rate, duration, write_threads,
-                                                        which[1])
+                n, a, kd, qd, ach, ld, _ = throughput_once(build, rate, duration, write_threads,
+                                                           which[1])
                 (base if which[1] else acc)[rate].append((n, a, kd, qd, ld))
                 print("| %d | %s: %d msg/s offered (%.0f achieved) | %d | %d | %d | %d | %d | %.0f "
                       "| %.2f |" % (k, which[0], rate, ach, n, a, kd, qd, n - a,
@@ -344,21 +295,20 @@ def part_repeat(build, rates, duration, seconds, repeat, write_threads=5, baseli
               % (k, c or 0, load1()), flush=True)
     print("\n| measure | median | spread (min - max) | rounds with zero loss |")
     print("|---|---|---|---|")
-    best = 0
-    for rate in rates:
-        rs = acc[rate]
+    def summary(label, rs):
+        """Prints one row for the runs rs; returns how many lost nothing."""
         share = [100.0 * a / n if n else 0 for n, a, _, _, _ in rs]
         zero = sum(1 for n, a, kd, qd, _ in rs if n == a and kd == 0 and qd == 0)
-        print("| %d msg/s offered: accepted | %.2f%% | %.2f - %.2f%% | %d of %d |"
-              % (rate, median(share), min(share), max(share), zero, len(rs)))
-        if zero * 2 > len(rs):
+        print("| %s | %.2f%% | %.2f - %.2f%% | %d of %d |"
+              % (label, median(share), min(share), max(share), zero, len(rs)))
+        return zero
+
+    best = 0
+    for rate in rates:
+        if summary("%d msg/s offered: accepted" % rate, acc[rate]) * 2 > len(acc[rate]):
             best = max(best, rate)
         if baseline:
-            rs = base[rate]
-            share = [100.0 * a / n if n else 0 for n, a, _, _, _ in rs]
-            zero = sum(1 for n, a, kd, qd, _ in rs if n == a and kd == 0 and qd == 0)
-            print("| %d msg/s offered: accepted by the baseline | %.2f%% | %.2f - %.2f%% | %d of %d |"
-                  % (rate, median(share), min(share), max(share), zero, len(rs)))
+            summary("%d msg/s offered: accepted by the baseline" % rate, base[rate])
     cs = [c for c, _ in ceil]
     print("| collectd's ceiling, value lists/s | %.0f | %.0f - %.0f | |"
           % (median(cs), min(cs), max(cs)))

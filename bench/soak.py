@@ -32,15 +32,8 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    """Returns a UDP port free on 127.0.0.1 right now."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.join(TOP, "bench"))
+from benchlib import collectd_head, free_port, start_collectd, stop_collectd  # noqa: E402
 
 
 def unixsock(path, command):
@@ -72,29 +65,11 @@ class Soak:
                         os.path.join(TOP, "bench", "malloc_probe.c"), "-lpthread"], check=True)
         conf = os.path.join(self.dir, "collectd.conf")
         with open(conf, "w") as f:
-            f.write("""Hostname "bench"
-FQDNLookup false
-Interval 1
-WriteThreads {wt}
-BaseDir "{d}"
-PIDFile "{d}/pid"
-TypesDB "/usr/share/collectd/types.db"
-PluginDir "/usr/lib/collectd"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{d}/log"
-</Plugin>
-LoadPlugin unixsock
+            f.write(collectd_head(self.dir, a.write_threads) + """LoadPlugin unixsock
 <Plugin unixsock>
   SocketFile "{sock}"
 </Plugin>
 CollectInternalStats true
-LoadPlugin csv
-<Plugin csv>
-  DataDir "{d}/csv"
-  StoreRates false
-</Plugin>
 LoadPlugin match_regex
 PostCacheChain "soak"
 <Chain "soak">
@@ -133,15 +108,8 @@ LoadPlugin vacquery
         env["LD_PRELOAD"] = so
         env["VQ_PROBE_FILE"] = self.probe
         env["VQ_PROBE_INTERVAL"] = str(a.sample)
-        self.proc = subprocess.Popen(["collectd", "-f", "-C", conf], env=env,
-                                     preexec_fn=lambda: os.nice(a.nice) if a.nice else None,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        log = os.path.join(self.dir, "log")
-        for _ in range(100):
-            if os.path.exists(log) and "Initialization complete" in open(log).read():
-                return
-            time.sleep(0.1)
-        raise RuntimeError("collectd did not start")
+        self.proc = start_collectd(conf, self.dir, env,
+                                   lambda: os.nice(a.nice) if a.nice else None)
 
     def rss_mb(self):
         """Returns collectd's VmRSS in MB."""
@@ -209,12 +177,7 @@ LoadPlugin vacquery
         return -1.0
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_collectd(self.proc, self.dir)
 
 
 def main():

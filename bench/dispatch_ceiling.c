@@ -7,6 +7,9 @@
  * <Plugin dispatch_ceiling>
  *   Seconds 10          # how long to dispatch
  *   Identifiers 5000    # distinct identifiers, cycled (cache entries)
+ *   Meta 0              # string meta entries on every list (vacquery's
+ *                       # lists carry 5 to 8: collectd clones them on
+ *                       # every dispatch and frees them in a write thread)
  * </Plugin>
  *
  * One thread dispatches "load" value lists (3 gauges) for Seconds, then one
@@ -23,6 +26,7 @@
 
 static double dc_seconds = 10;
 static int dc_idents = 5000;
+static int dc_meta;
 static pthread_t dc_thread;
 static bool dc_running;
 static atomic_bool dc_stop;
@@ -35,6 +39,8 @@ static int dc_config(const char *key, const char *value) {
     dc_seconds = atof(value);
   else if (strcasecmp(key, "Identifiers") == 0)
     dc_idents = atoi(value);
+  else if (strcasecmp(key, "Meta") == 0)
+    dc_meta = atoi(value);
   else
     return -1;
   return 0;
@@ -51,6 +57,14 @@ static void *dc_main(void *arg) {
   vl.interval = TIME_T_TO_CDTIME_T(60);
   sstrncpy(vl.plugin, "dispatch_ceiling", sizeof(vl.plugin));
   sstrncpy(vl.type, "load", sizeof(vl.type));
+  /* Meta like vacquery's: short keys, values of a few tens of bytes. */
+  meta_data_t *md = dc_meta > 0 ? meta_data_create() : NULL;
+  for (int i = 0; md != NULL && i < dc_meta; i++) {
+    char key[32];
+    ssnprintf(key, sizeof(key), "vacquery_field%d", i);
+    meta_data_add_string(md, key, "vac01.site.example.ac.uk/atlas");
+  }
+  vl.meta = md;
   dc_start = cdtime();
   cdtime_t end = dc_start + DOUBLE_TO_CDTIME_T(dc_seconds);
   unsigned long long n = 0;
@@ -69,6 +83,7 @@ static void *dc_main(void *arg) {
   sstrncpy(vl.host, "marker", sizeof(vl.host));
   vl.time = cdtime();
   plugin_dispatch_values(&vl);
+  meta_data_destroy(md);
   return NULL;
 }
 
@@ -105,8 +120,8 @@ static int dc_shutdown(void) {
 }
 
 void module_register(void) {
-  static const char *keys[] = {"Seconds", "Identifiers"};
-  plugin_register_config("dispatch_ceiling", dc_config, keys, 2);
+  static const char *keys[] = {"Seconds", "Identifiers", "Meta"};
+  plugin_register_config("dispatch_ceiling", dc_config, keys, 3);
   plugin_register_init("dispatch_ceiling", dc_init);
   plugin_register_write("dispatch_ceiling", dc_write, NULL);
   plugin_register_shutdown("dispatch_ceiling", dc_shutdown);

@@ -39,15 +39,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVER = os.path.join(TOP, "tests", "es_server", "es_server.py")
 sys.path.insert(0, os.path.dirname(SERVER))
 from es_server import dir_bytes  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port  # noqa: E402
 PROCS = []
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def rss_kb(pid):

@@ -15,7 +15,9 @@
    only dispatches value lists as fast as collectd takes them, so that the
    zero-loss rate reads as a ratio to the limit;
 5. (--soak MINUTES) collectd's RSS over a soak at 5,000 msg/s with factory
-   churn (vacquery-send --churn) and a short ForgetAfter.
+   churn (vacquery-send --churn) and a short ForgetAfter: bench/soak.py;
+6. (--repeat N) throughput at --rates and the ceilings, interleaved, N
+   rounds, medians with their spread (--baseline: another tree beside).
 Prints a Markdown table per part. Needs a built tree (tools/run-tests.sh or
 tools/demo.sh make one in _build).
 """
@@ -31,14 +33,15 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "bench"))
+from benchlib import collectd_head, free_port, start_collectd, stop_collectd  # noqa: E402
+NICE = 0  # --nice: added to collectd's and the sender's niceness
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def renice():
+    """preexec_fn for collectd and the sender: applies --nice."""
+    if NICE:
+        os.nice(NICE)
 
 
 def callgrind_ir(cmd):
@@ -80,25 +83,7 @@ class Collectd:
         self.port = free_port()
         conf = os.path.join(self.dir, "collectd.conf")
         with open(conf, "w") as f:
-            f.write("""Hostname "bench"
-FQDNLookup false
-Interval 1
-WriteThreads {wt}
-BaseDir "{d}"
-PIDFile "{d}/pid"
-TypesDB "/usr/share/collectd/types.db"
-PluginDir "/usr/lib/collectd"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{d}/log"
-</Plugin>
-LoadPlugin csv
-<Plugin csv>
-  DataDir "{d}/csv"
-  StoreRates false
-</Plugin>
-LoadPlugin match_regex
+            f.write(collectd_head(self.dir, write_threads) + """LoadPlugin match_regex
 PostCacheChain "bench"
 <Chain "bench">
   <Rule "stats">
@@ -118,7 +103,7 @@ PostCacheChain "bench"
   Target "stop"
 </Chain>
 PluginDir "{libs}"
-""".format(wt=write_threads, d=self.dir, libs=os.path.join(build, ".libs"))
+""".format(libs=os.path.join(build, ".libs"))
                     + (plugins if plugins is not None else """LoadPlugin vacquery
 <Plugin vacquery>
   Listen "127.0.0.1" "{port}"
@@ -128,15 +113,7 @@ PluginDir "{libs}"
 {extra}
 </Plugin>
 """.format(port=self.port, extra=extra)))
-        self.proc = subprocess.Popen(["collectd", "-f", "-C", conf],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        log = os.path.join(self.dir, "log")
-        for _ in range(100):
-            if os.path.exists(log) and "Initialization complete" in open(log).read():
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("collectd did not start")
+        self.proc = start_collectd(conf, self.dir, preexec_fn=renice)
 
     def stats(self):
         """Returns the latest vacquery_stats row as {ds: value}, or {}."""
@@ -167,18 +144,13 @@ PluginDir "{libs}"
         return -1
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_collectd(self.proc, self.dir)
 
 
 def send(build, port, args):
     out = subprocess.run([os.path.join(build, "tools/vacquery-send"), "-H", "127.0.0.1", "-p", str(port),
                           "--fleet", "--quiet", "--summary-file", "/dev/stdout"] + args,
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True, preexec_fn=renice).stdout
     summary = {}
     for line in out.splitlines():
         w = line.split()
@@ -214,25 +186,12 @@ def part_throughput(build, rates, duration, write_threads=5):
     print("| offered msg/s | sender achieved msg/s | sent | accepted | kernel drops | queue drops | /proc/net/udp drops | lost |")
     print("|---|---|---|---|---|---|---|---|")
     best = 0
-    results = []
     for rate in rates:
-        cd = Collectd(build, write_threads=write_threads)
-        try:
-            sent = send(build, cd.port, ["--sites", "10", "--spaces", "5", "--factories", "20",
-                                         "--machinetypes", "3", "--finished", "1",
-                                         "--duration", str(duration), "--rate", str(rate)])
-            n = int(sent["sent_messages"])
-            st = settle(cd, n)
-            lost = n - int(st.get("accepted", 0))
-            drops = cd.udp_drops()
-            results.append((rate, sent.get("rate_achieved", 0), n, st, drops, lost))
-            print("| %s | %.0f | %d | %d | %d | %d | %d | %d |" % (
-                rate if rate else "max", sent.get("rate_achieved", 0), n, st.get("accepted", 0),
-                st.get("kernel_drops", 0), st.get("queue_drops", 0), drops, lost), flush=True)
-            if lost == 0 and st.get("kernel_drops", 0) == 0 and st.get("queue_drops", 0) == 0:
-                best = max(best, sent.get("rate_achieved", 0))
-        finally:
-            cd.stop()
+        n, a, kd, qd, ach, _, drops = throughput_once(build, rate, duration, write_threads)
+        print("| %s | %.0f | %d | %d | %d | %d | %d | %d |" % (
+            rate if rate else "max", ach, n, a, kd, qd, drops, n - a), flush=True)
+        if n == a and kd == 0 and qd == 0:
+            best = max(best, ach)
     print("\nHighest zero-loss rate measured: **%.0f messages/s**." % best)
     return best
 
@@ -270,10 +229,108 @@ def part_memory(build, factories):
         cd.stop()
 
 
-def part_ceiling(build, seconds):
+def load1():
+    """Returns the 1-minute load average."""
+    return float(open("/proc/loadavg").read().split()[0])
+
+
+def throughput_once(build, rate, duration, write_threads=5, plugin_build=None):
+    """One fresh collectd (its vacquery from plugin_build, default build),
+    RATE msg/s of the fleet (build's vacquery-send) for DURATION s. Returns
+    (sent, accepted, kernel drops, queue drops, sender's achieved rate,
+    load average at the end, the socket's drops in /proc/net/udp)."""
+    cd = Collectd(plugin_build or build, write_threads=write_threads)
+    try:
+        sent = send(build, cd.port, ["--sites", "10", "--spaces", "5", "--factories", "20",
+                                     "--machinetypes", "3", "--finished", "1",
+                                     "--duration", str(duration), "--rate", str(rate)])
+        n = int(sent["sent_messages"])
+        st = settle(cd, n)
+        return (n, int(st.get("accepted", 0)), int(st.get("kernel_drops", 0)),
+                int(st.get("queue_drops", 0)), sent.get("rate_achieved", 0), load1(),
+                cd.udp_drops())
+    finally:
+        cd.stop()
+
+
+def median(xs):
+    """Returns the median of a non-empty list."""
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
+
+
+def part_repeat(build, rates, duration, seconds, repeat, write_threads=5, baseline=None):
+    """Throughput at each rate and collectd's ceiling, interleaved, REPEAT
+    rounds (each round: every rate once, then the ceiling once), so that
+    both see the same machine load. With baseline (another built tree),
+    each rate is also measured with that tree's plugin right after this
+    one's (same sender). Prints every measurement and the medians with
+    their spread."""
+    per_msg = (5 + 3 * 3 + 0) / 5.0
+    print("\n### Throughput and collectd's own ceiling, interleaved, %d rounds (%d s per rate, "
+          "%d s ceiling; WriteThreads %d)\n" % (repeat, duration, seconds, write_threads))
+    print("| round | measure | sent | accepted | kernel drops | queue drops | lost | "
+          "value lists/s | load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    acc = {r: [] for r in rates}
+    ceil, ceil_meta = [], []
+    base = {r: [] for r in rates}
+    for k in range(1, repeat + 1):
+        for rate in rates:
+            for which in (("this tree", None),) + ((("baseline", baseline),) if baseline else ()):
+                n, a, kd, qd, ach, ld, _ = throughput_once(build, rate, duration, write_threads,
+                                                           which[1])
+                (base if which[1] else acc)[rate].append((n, a, kd, qd, ld))
+                print("| %d | %s: %d msg/s offered (%.0f achieved) | %d | %d | %d | %d | %d | %.0f "
+                      "| %.2f |" % (k, which[0], rate, ach, n, a, kd, qd, n - a,
+                                    a * per_msg / duration, ld), flush=True)
+        c = part_ceiling(build, seconds, quiet=True)
+        ceil.append((c or 0, load1()))
+        print("| %d | collectd's ceiling | | | | | | %.0f | %.2f |" % (k, c or 0, ceil[-1][1]),
+              flush=True)
+        c = part_ceiling(build, seconds, quiet=True, meta=6)
+        ceil_meta.append(c or 0)
+        print("| %d | collectd's ceiling, 6 string meta entries per list | | | | | | %.0f | %.2f |"
+              % (k, c or 0, load1()), flush=True)
+    print("\n| measure | median | spread (min - max) | rounds with zero loss |")
+    print("|---|---|---|---|")
+    def summary(label, rs):
+        """Prints one row for the runs rs; returns how many lost nothing."""
+        share = [100.0 * a / n if n else 0 for n, a, _, _, _ in rs]
+        zero = sum(1 for n, a, kd, qd, _ in rs if n == a and kd == 0 and qd == 0)
+        print("| %s | %.2f%% | %.2f - %.2f%% | %d of %d |"
+              % (label, median(share), min(share), max(share), zero, len(rs)))
+        return zero
+
+    best = 0
+    for rate in rates:
+        if summary("%d msg/s offered: accepted" % rate, acc[rate]) * 2 > len(acc[rate]):
+            best = max(best, rate)
+        if baseline:
+            summary("%d msg/s offered: accepted by the baseline" % rate, base[rate])
+    cs = [c for c, _ in ceil]
+    print("| collectd's ceiling, value lists/s | %.0f | %.0f - %.0f | |"
+          % (median(cs), min(cs), max(cs)))
+    print("| collectd's ceiling with 6 meta entries per list (as vacquery's carry), value lists/s "
+          "| %.0f | %.0f - %.0f | |" % (median(ceil_meta), min(ceil_meta), max(ceil_meta)))
+    print("| load average (1 min) over the run | %.2f | %.2f - %.2f | |"
+          % (median([l for _, l in ceil] + [r[4] for v in acc.values() for r in v]),
+             min([l for _, l in ceil] + [r[4] for v in acc.values() for r in v]),
+             max([l for _, l in ceil] + [r[4] for v in acc.values() for r in v])))
+    if best and median(cs):
+        print("\nHighest rate with zero loss in most rounds: **%d msg/s** x %.1f value lists/msg = "
+              "%.0f value lists/s: **%.0f%%** of collectd's median ceiling, **%.0f%%** of its "
+              "median ceiling for lists with 6 meta entries."
+              % (best, per_msg, best * per_msg, 100 * best * per_msg / median(cs),
+                 100 * best * per_msg / max(median(ceil_meta), 1)))
+    return best
+
+
+def part_ceiling(build, seconds, quiet=False, meta=0):
     """collectd's own dispatch ceiling: value lists per second that one
     thread can push through dispatch, write queue, cache and a trivial
-    writer (bench/dispatch_ceiling.c)."""
+    writer (bench/dispatch_ceiling.c). Returns it, or None."""
     tmp = tempfile.mkdtemp(prefix="vq-ceiling-")
     so = os.path.join(tmp, "dispatch_ceiling.so")
     subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-std=gnu11", "-DHAVE_CONFIG_H", "-D_GNU_SOURCE",
@@ -281,7 +338,7 @@ def part_ceiling(build, seconds):
                     os.path.join(TOP, "bench", "dispatch_ceiling.c"), "-o", so], check=True)
     cd = Collectd(build, plugins=('PluginDir "%s"\nLoadPlugin dispatch_ceiling\n'
                                   '<Plugin dispatch_ceiling>\n  Seconds %d\n'
-                                  '  Identifiers 5000\n</Plugin>\n') % (tmp, seconds))
+                                  '  Identifiers 5000\n  Meta %d\n</Plugin>\n') % (tmp, seconds, meta))
     rate, line = None, ""
     try:
         for _ in range(seconds + 60):
@@ -294,6 +351,8 @@ def part_ceiling(build, seconds):
     finally:
         cd.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    if quiet:
+        return rate
     print("\n### collectd's own dispatch ceiling (one dispatching thread, %d s)\n" % seconds)
     print("| measure | figure |")
     print("|---|---|")
@@ -301,42 +360,10 @@ def part_ceiling(build, seconds):
     return rate
 
 
-def part_soak(build, minutes, rate=5000, churn=30, forget=20, report=10):
-    """RSS of collectd over a soak with factory churn: each factory name
-    lives `churn` cycles (one cycle = 5,000 messages = 1 s at 5,000 msg/s),
-    silent ones are forgotten after `forget` s, and collectd's cache drops
-    their values after 2 x ReportInterval (`report`)."""
-    cd = Collectd(build, extra="  ReportInterval %d\n  ForgetAfter %d\n  StaleTimeout 5\n"
-                  % (report, forget))
-    print("\n### Soak: %d min at %d msg/s with churn (a factory name lives %d cycles of 1 s; "
-          "ForgetAfter %d s; ReportInterval %d s)\n" % (minutes, rate, churn, forget, report))
-    print("| minute | collectd RSS MB | accepted | rejected | kernel drops | queue drops |")
-    print("|---|---|---|---|---|---|")
-    rows = []
-    try:
-        sender = subprocess.Popen([os.path.join(build, "tools/vacquery-send"), "-H", "127.0.0.1",
-                                   "-p", str(cd.port), "--fleet", "--quiet", "--sites", "10",
-                                   "--spaces", "5", "--factories", "20", "--machinetypes", "3",
-                                   "--finished", "1", "--churn", str(churn),
-                                   "--duration", str(minutes * 60), "--rate", str(rate)],
-                                  stdout=subprocess.DEVNULL)
-        t0 = time.time()
-        for minute in range(1, minutes + 1):
-            while time.time() < t0 + 60 * minute and sender.poll() is None:
-                time.sleep(1)
-            st = cd.stats()
-            rss = cd.rss_kb() / 1024
-            rows.append(rss)
-            print("| %d | %.1f | %d | %d | %d | %d |" % (minute, rss, st.get("accepted", 0),
-                  st.get("rejected", 0), st.get("kernel_drops", 0), st.get("queue_drops", 0)),
-                  flush=True)
-        sender.wait()
-    finally:
-        cd.stop()
-    if len(rows) >= 3:
-        print("\nRSS from minute 2 to the end: %.1f -> %.1f MB (max %.1f, growth %+.1f MB)."
-              % (rows[1], rows[-1], max(rows[1:]), rows[-1] - rows[1]))
-    return rows
+def part_soak(build, minutes):
+    """The churn soak: bench/soak.py (its own doc has the method)."""
+    return subprocess.run([sys.executable, os.path.join(TOP, "bench", "soak.py"), "--build", build,
+                           "--minutes", str(minutes)]).returncode
 
 
 def main():
@@ -350,10 +377,23 @@ def main():
     ap.add_argument("--no-memory", action="store_true", help="skip the 100,000-factory memory part")
     ap.add_argument("--write-threads", type=int, default=5,
                     help="collectd's WriteThreads (its default is 5)")
+    ap.add_argument("--repeat", type=int, default=0, metavar="N",
+                    help="only throughput at --rates and the ceiling, interleaved, N rounds")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="with --repeat: also measure the plugin built in DIR (another tree's _build)")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="niceness added to collectd and the sender (negative needs root)")
     a = ap.parse_args()
-    print("## vacquery benchmark, %s, %d CPUs" % (time.strftime("%Y-%m-%d"), os.cpu_count()))
+    global NICE
+    NICE = a.nice
+    print("## vacquery benchmark, %s UTC, %d CPUs%s" % (
+        time.strftime("%Y-%m-%d %H:%M", time.gmtime()), os.cpu_count(),
+        ", nice %+d" % a.nice if a.nice else ""))
     if a.soak:
-        part_soak(a.build, a.soak)
+        return part_soak(a.build, a.soak)
+    if a.repeat:
+        part_repeat(a.build, [int(x) for x in (a.rates or "15000,20000").split(",")],
+                    a.duration, a.duration, a.repeat, a.write_threads, a.baseline)
         return 0
     part_instructions(a.build)
     rates = [20000, 40000] if a.quick else [10000, 20000, 30000, 40000, 60000, 80000]

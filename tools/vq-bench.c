@@ -7,6 +7,15 @@
  *   vq-bench jsonc  N FILE...  bare json-c: tokenise and free, N times
  *   vq-bench fleet  N          register N distinct factories and print
  *                              the resident memory it took
+ *   vq-bench meta   0 FILE...  per message: value lists and meta entries
+ *                              per list (what each dispatch clones)
+ *   vq-bench churn  S [L [F]]  the registry alone under the soak's churn
+ *                              (bench/soak.py): S simulated seconds of
+ *                              1,000 factories (3 machinetypes, 1 finished
+ *                              series each) whose names live L s (30),
+ *                              forgotten after F s (20) of silence, one
+ *                              forget round every 10 s; prints per minute
+ *                              what it holds and what malloc holds
  *
  * Timings are printed for orientation only; the figures that count are
  * instruction counts from `valgrind --tool=callgrind' (run-bench.sh runs
@@ -21,6 +30,8 @@
 #include <netinet/in.h>
 
 #include <json-c/json.h>
+
+#include <malloc.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,14 +135,74 @@ static int vb_fleet(long n) {
   return 0;
 }
 
+/* Registers one factory (generation gen of slot i), its 3 machinetypes
+ * and one finished machine of each, as the soak's fleet does each cycle.
+ * Returns 0, or -1 when the registry refused. */
+static int vb_churn_one(vq_fleet_t *f, long i, long gen, double now) {
+  vq_message_t m;
+  memset(&m, 0, sizeof(m));
+  vq_ident_t id;
+  memset(&id, 0, sizeof(id));
+  snprintf(id.host, sizeof(id.host), "site%02ld", i / 100);
+  snprintf(id.plugin_instance, sizeof(id.plugin_instance),
+           "space%ld_example_org.factory%ld-g%ld_example_org", (i / 20) % 5, i,
+           gen);
+  m.type = VQ_MSG_FACTORY;
+  if (vq_fleet_seen(f, &id, &m, now) < 0)
+    return -1;
+  m.type = VQ_MSG_MACHINETYPE;
+  static const char *const mts[3] = {"atlas.mt-atlas", "lhcb.mt-lhcb",
+                                     "cms.mt-cms"};
+  vq_finished_t fin = {.cpu_seconds = 3600, .wall_seconds = 3700};
+  for (int k = 0; k < 3; k++) {
+    snprintf(id.type_instance, sizeof(id.type_instance), "%s", mts[k]);
+    if (vq_fleet_seen(f, &id, &m, now) < 0)
+      return -1;
+    snprintf(id.type_instance, sizeof(id.type_instance), "%s.200", mts[k]);
+    if (vq_fleet_add_finished(f, &id, &fin) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* The churn mode (see the top of this file). Returns 0 or 1. */
+static int vb_churn(long seconds, long life, long forget) {
+  vq_fleet_t *f = vq_fleet_create();
+  if (f == NULL || life <= 0)
+    return 1;
+  printf("second factories machinetypes finished malloc_in_use "
+         "malloc_free rss\n");
+  for (long t = 1; t <= seconds; t++) {
+    /* Slot i's name changes every life s, staggered over the slots. */
+    for (long i = 0; i < 1000; i++)
+      if (vb_churn_one(f, i, (t + i) / life, (double)t) != 0)
+        return 1;
+    if (t % 10 == 0 &&
+        vq_fleet_forget(f, (double)t, (double)forget) == (size_t)-1)
+      return 1;
+    if (t % 60 == 0) {
+      struct mallinfo2 mi = mallinfo2();
+      printf("%ld %zu %zu %zu %zu %zu %ld\n", t, vq_fleet_factories(f),
+             vq_fleet_machinetypes(f), vq_fleet_finished_series(f), mi.uordblks,
+             mi.fordblks, vb_rss());
+    }
+  }
+  vq_fleet_destroy(f);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: vq-bench parse|jsonc N FILE... | fleet N\n");
+    fprintf(stderr, "usage: vq-bench parse|jsonc N FILE... | fleet N | "
+                    "churn S [L [F]]\n");
     return 2;
   }
   long n = atol(argv[2]);
   if (strcmp(argv[1], "fleet") == 0)
     return vb_fleet(n);
+  if (strcmp(argv[1], "churn") == 0)
+    return vb_churn(n, argc > 3 ? atol(argv[3]) : 30,
+                    argc > 4 ? atol(argv[4]) : 20);
   int nmsg = argc - 3;
   vb_msg_t *msgs = calloc((size_t)(nmsg > 0 ? nmsg : 1), sizeof(*msgs));
   for (int i = 0; i < nmsg; i++)
@@ -141,6 +212,21 @@ int main(int argc, char **argv) {
     }
   vq_parser_t *p = vq_parser_create();
   json_tokener *tok = json_tokener_new();
+  if (strcmp(argv[1], "meta") == 0) {
+    for (int i = 0; i < nmsg; i++) {
+      size_t meta = 0;
+      vb_ours(p, &msgs[i]);
+      for (size_t k = 0; k < vb_out.lists_num; k++)
+        meta += vb_out.lists[k].meta.num;
+      printf("%s lists %zu meta_per_list %.1f notifications %zu\n", argv[3 + i],
+             vb_out.lists_num,
+             vb_out.lists_num ? (double)meta / (double)vb_out.lists_num : 0.0,
+             vb_out.notifs_num);
+    }
+    vq_parser_destroy(p);
+    json_tokener_free(tok);
+    return 0;
+  }
   int ours = strcmp(argv[1], "parse") == 0;
   long ok = 0;
   double t0 = vb_now();

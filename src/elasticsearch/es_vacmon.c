@@ -381,13 +381,15 @@ char *es_vacmon_pair(const es_vacmon_t *vm, const es_event_t *e, es_mode_t mode,
   if (*ignored)
     return NULL;
   char index[ES_INDEX_MAX], id[ES_ID_LEN + 1];
-  es_doc_id(id, &e->id, e->time_ns, e->message ? e->message : "");
   cm_buf_t src = CM_BUF_INIT, out = CM_BUF_INIT;
   if (es_vacmon_json(vm, &src, e, ix, mode == ES_MODE_DATASTREAM) == 0 &&
       es_vacmon_index_name(index, sizeof(index), mode, prefix, ix,
-                           e->time_ns) == 0)
+                           e->time_ns) == 0) {
+    /* The document itself in the _id: two messages of one factory received
+     * at the same instant stay two documents; a resend stays one. */
+    es_doc_id(id, &e->id, e->time_ns, src.data);
     es_bulk_pair(&out, index, id, src.data, src.len);
-  else
+  } else
     out.failed = true;
   cm_buf_free(&src);
   return cm_buf_steal(&out, len);

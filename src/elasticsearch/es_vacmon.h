@@ -87,8 +87,9 @@ int es_vacmon_component_name(char *buf, size_t size, const char *prefix);
 int es_vacmon_json(const es_vacmon_t *vm, cm_buf_t *out, const es_event_t *e,
                    es_vm_index_t ix, bool timestamp);
 
-/* Returns the bulk pair (create action with the event's deterministic _id
- * into the index of mode and prefix, then the document) of e as a malloc'd
+/* Returns the bulk pair (create action into the index of mode and prefix
+ * with a deterministic _id, es_doc_id of the event's identifier, time and
+ * document text, then the document) of e as a malloc'd
  * string the caller frees, its length in *len. Returns NULL with
  * *ignored true when e is not a vacquery message or finished-machine
  * notification, NULL with *ignored false when out of memory or the index

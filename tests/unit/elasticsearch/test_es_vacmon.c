@@ -251,7 +251,9 @@ static void test_pair(void **state) {
   assert_non_null(pair);
   CHECK_INT("ignored", ignored, 0);
   char id[ES_ID_LEN + 1], want[512];
-  es_doc_id(id, &e.id, T0, "msg");
+  es_doc_id(id, &e.id, T0,
+            "{\"message_type\":\"factory_status\",\"site\":\"s\","
+            "\"running_processors\":3,\"time_received\":1795400100}");
   snprintf(want, sizeof(want),
            "{\"create\":{\"_index\":\"p-factories-2026.11.23\",\"_id\":\"%s\"}}"
            "\n{\"message_type\":\"factory_status\",\"site\":\"s\","
@@ -260,6 +262,40 @@ static void test_pair(void **state) {
   CHECK_CSTR("pair", pair, want);
   CHECK_INT("len", (int)len, (int)strlen(want));
   free(pair);
+  es_vacmon_free(vm);
+}
+
+/* Two messages of one factory received at the same instant (same
+ * identifier, time and message text) are two documents: their _ids differ;
+ * the same message twice is one. */
+static void test_pair_ids(void **state) {
+  (void)state;
+  char err[256];
+  es_vacmon_t *vm = es_vacmon_new(err, sizeof(err));
+  static const es_field_t f1[] = {S("message_type", "factory_status"),
+                                  I("time_sent", 1700000000)};
+  static const es_field_t f2[] = {S("message_type", "factory_status"),
+                                  I("time_sent", 1700000001)};
+  es_event_t e1 = EV("vacquery", "vacquery_message", f1);
+  es_event_t e2 = EV("vacquery", "vacquery_message", f2);
+  size_t l1, l2, l3;
+  bool ig;
+  char *p1 = es_vacmon_pair(vm, &e1, ES_MODE_DAILY, "", &l1, &ig);
+  char *p2 = es_vacmon_pair(vm, &e2, ES_MODE_DAILY, "", &l2, &ig);
+  char *p3 = es_vacmon_pair(vm, &e1, ES_MODE_DAILY, "", &l3, &ig);
+  assert_non_null(p1);
+  assert_non_null(p2);
+  assert_non_null(p3);
+  /* {"create":{"_index":"factories-2026.11.23","_id":"<32 hex>"}} */
+  const size_t at = strlen("{\"create\":{\"_index\":\"factories-2026.11.23\","
+                           "\"_id\":\"");
+  CHECK_INT("two messages, two _ids", memcmp(p1 + at, p2 + at, ES_ID_LEN) != 0,
+            1);
+  CHECK_INT("one message twice, one _id", memcmp(p1 + at, p3 + at, ES_ID_LEN),
+            0);
+  free(p1);
+  free(p2);
+  free(p3);
   es_vacmon_free(vm);
 }
 
@@ -364,7 +400,7 @@ int main(void) {
       cmocka_unit_test(test_documents),   cmocka_unit_test(test_route_ignores),
       cmocka_unit_test(test_index_names), cmocka_unit_test(test_types),
       cmocka_unit_test(test_pair),        cmocka_unit_test(test_format_parse),
-      cmocka_unit_test(test_plan),
+      cmocka_unit_test(test_plan),        cmocka_unit_test(test_pair_ids),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

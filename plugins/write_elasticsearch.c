@@ -699,30 +699,38 @@ static int es_config_url(es_node_t *n, oconfig_item_t *ci) {
   return es_add_url(n, url);
 }
 
+/* Reads option c, one of the words first and second (any case). Returns 0
+ * with *which 0 (first) or 1 (second); -1 after an error naming both (then
+ * *which is 0). */
+static int es_config_choice(const es_node_t *n, oconfig_item_t *c,
+                            const char *first, const char *second, int *which) {
+  char word[32];
+  *which = 0;
+  if (cf_util_get_string_buffer(c, word, sizeof(word)) != 0)
+    return -1;
+  int k = es_choice_parse(word, first, second);
+  if (k < 0) {
+    ERROR(ES_PLUGIN " plugin: node %s: %s must be \"%s\" or \"%s\", not "
+                    "\"%s\".",
+          n->name, c->key, first, second, word);
+    return -1;
+  }
+  *which = k;
+  return 0;
+}
+
 /* Handles one option of a <Node> block. Returns 0 or -1. */
 static int es_config_option(es_node_t *n, oconfig_item_t *c) {
   double d = 0;
-  int rc = 0;
+  int rc = 0, k = 0;
   if (strcasecmp("URL", c->key) == 0)
     rc = es_config_url(n, c);
   else if (strcasecmp("IndexMode", c->key) == 0) {
-    char mode[32];
-    rc = cf_util_get_string_buffer(c, mode, sizeof(mode));
-    if (rc == 0 && es_mode_parse(mode, &n->mode) != 0) {
-      ERROR(ES_PLUGIN " plugin: node %s: IndexMode must be \"daily\" or "
-                      "\"datastream\", not \"%s\".",
-            n->name, mode);
-      rc = -1;
-    }
+    rc = es_config_choice(n, c, "daily", "datastream", &k);
+    n->mode = k == 1 ? ES_MODE_DATASTREAM : ES_MODE_DAILY;
   } else if (strcasecmp("Format", c->key) == 0) {
-    char fmt[32];
-    rc = cf_util_get_string_buffer(c, fmt, sizeof(fmt));
-    if (rc == 0 && es_format_parse(fmt, &n->format) != 0) {
-      ERROR(ES_PLUGIN " plugin: node %s: Format must be \"collectd\" or "
-                      "\"vacmon\", not \"%s\".",
-            n->name, fmt);
-      rc = -1;
-    }
+    rc = es_config_choice(n, c, "collectd", "vacmon", &k);
+    n->format = k == 1 ? ES_FORMAT_VACMON : ES_FORMAT_COLLECTD;
   } else if (strcasecmp("IndexPrefix", c->key) == 0) {
     rc = cf_util_get_string(c, &n->prefix);
     if (rc == 0 &&
@@ -774,16 +782,8 @@ static int es_config_option(es_node_t *n, oconfig_item_t *c) {
   else if (strcasecmp("DataRetention", c->key) == 0)
     rc = cf_util_get_string(c, &n->retention);
   else if (strcasecmp("Flavour", c->key) == 0) {
-    char fl[32];
-    rc = cf_util_get_string_buffer(c, fl, sizeof(fl));
-    if (rc == 0 && strcasecmp(fl, "opensearch") != 0 &&
-        strcasecmp(fl, "elasticsearch") != 0) {
-      ERROR(ES_PLUGIN " plugin: node %s: Flavour must be \"elasticsearch\" "
-                      "or \"opensearch\", not \"%s\".",
-            n->name, fl);
-      rc = -1;
-    }
-    n->opensearch = rc == 0 && strcasecmp(fl, "opensearch") == 0;
+    rc = es_config_choice(n, c, "elasticsearch", "opensearch", &k);
+    n->opensearch = k == 1;
   } else if (strcasecmp("CACert", c->key) == 0)
     rc = cf_util_get_string(c, &n->cacert);
   else if (strcasecmp("ClientCert", c->key) == 0)

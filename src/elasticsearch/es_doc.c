@@ -40,24 +40,26 @@ const char *es_severity_name(int severity) {
   }
 }
 
+int es_choice_parse(const char *s, const char *first, const char *second) {
+  if (s != NULL && strcasecmp(s, first) == 0)
+    return 0;
+  if (s != NULL && strcasecmp(s, second) == 0)
+    return 1;
+  return -1;
+}
+
 int es_format_parse(const char *s, es_format_t *format) {
-  if (s != NULL && strcasecmp(s, "collectd") == 0)
-    *format = ES_FORMAT_COLLECTD;
-  else if (s != NULL && strcasecmp(s, "vacmon") == 0)
-    *format = ES_FORMAT_VACMON;
-  else
-    return -1;
-  return 0;
+  int k = es_choice_parse(s, "collectd", "vacmon");
+  if (k >= 0)
+    *format = k == 1 ? ES_FORMAT_VACMON : ES_FORMAT_COLLECTD;
+  return k >= 0 ? 0 : -1;
 }
 
 int es_mode_parse(const char *s, es_mode_t *mode) {
-  if (s != NULL && strcasecmp(s, "daily") == 0)
-    *mode = ES_MODE_DAILY;
-  else if (s != NULL && strcasecmp(s, "datastream") == 0)
-    *mode = ES_MODE_DATASTREAM;
-  else
-    return -1;
-  return 0;
+  int k = es_choice_parse(s, "daily", "datastream");
+  if (k >= 0)
+    *mode = k == 1 ? ES_MODE_DATASTREAM : ES_MODE_DAILY;
+  return k >= 0 ? 0 : -1;
 }
 
 /* Splits time_ns into a UTC calendar time and milliseconds. Returns 0, or

@@ -83,6 +83,10 @@ typedef struct {
 /* Returns "FAILURE", "WARNING", "OKAY" or "UNKNOWN" (static). */
 const char *es_severity_name(int severity);
 
+/* Returns 0 when s is first, 1 when it is second (any case), -1 otherwise
+ * (NULL too). */
+int es_choice_parse(const char *s, const char *first, const char *second);
+
 /* Parses "collectd" or "vacmon" (any case) into *format. Returns 0 or -1. */
 int es_format_parse(const char *s, es_format_t *format);
 

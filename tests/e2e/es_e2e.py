@@ -245,7 +245,25 @@ LoadPlugin write_elasticsearch
     DeadLetterFile "{d}/dead-letter-tls.ndjson"
   </Node>
 </Plugin>
-''' + vm_dropin(d, es.url)
+''' + vm_dropin(d, es.url) + f'''
+<Plugin write_elasticsearch>
+  <Node "vmos">
+    URL "{os_.url}"
+    Format "vacmon"
+    IndexMode "datastream"
+    IndexPrefix "vm"
+    Flavour "opensearch"
+    LifecyclePolicy "{VM_POLICY}"
+    User "{OS_USER}"
+    Password "{OS_PASSWORD}"
+    FlushInterval 1
+    RetryInitial 0.2
+    RetryMax 2
+    SpoolDir "{d}/spool-vmos"
+    DeadLetterFile "{d}/dead-letter-vmos.ndjson"
+  </Node>
+</Plugin>
+'''
 
 
 # ---- Format "vacmon": the VacMon documents ------------------------------------------
@@ -962,6 +980,28 @@ class EsE2E:
                  and puts["vacmon@custom"] == 2, (got, dict(puts)))
         dead = self.dead_letters("vm")
         CK.check("vm: nothing dead-lettered", not dead, dead[:2])
+        # Node vmos: the same documents as data streams vm-factories ... on OpenSearch.
+        odocs = self.os.ctl("GET", "/_test/docs?index=vm-factories,vm-machinetypes,"
+                            "vm-machines")[1]["docs"]
+        ogot = collections.Counter(vm_key(vm_doc_base(d)[len("vm-"):], d["_source"])
+                                   for d in odocs)
+        stamps = [d for d in odocs if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$",
+                                                   str(d["_source"].get("@timestamp")))
+                  or not d["_index"].startswith(".ds-vm-")]
+        CK.check("vmos (OpenSearch, IndexMode datastream, IndexPrefix vm): every message is "
+                 "exactly one document in the data streams vm-factories, vm-machinetypes, "
+                 "vm-machines, each with @timestamp (%d documents)" % len(odocs),
+                 ogot == want and not stamps, {"missing": list((want - ogot).items())[:3],
+                                               "extra": list((ogot - want).items())[:3],
+                                               "no @timestamp": stamps[:2]})
+        st, body = self.os.api("GET", "/_index_template/vm-machines")
+        t = body["index_templates"][0]["index_template"] if st == 200 else body
+        CK.check("vmos: template vm-machines: data stream vm-machines, composed_of "
+                 "[vm-vacmon@custom], ISM policy (plugins.index_state_management.policy_id)",
+                 st == 200 and t.get("index_patterns") == ["vm-machines"]
+                 and t.get("data_stream") == {} and t.get("composed_of") == ["vm-vacmon@custom"]
+                 and t["template"].get("settings") == {
+                     "plugins.index_state_management.policy_id": VM_POLICY}, t)
 
     # -- 2. examples and a fleet, no faults --
 

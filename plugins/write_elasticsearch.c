@@ -9,8 +9,9 @@
  * <Plugin write_elasticsearch>
  *   <Node "NAME">
  *     URL "http://127.0.0.1:9200"   # repeatable: next one on connect failure
+ *     Format "collectd"             # or "vacmon": VacMon's documents
  *     IndexMode "daily"             # or "datastream"
- *     IndexPrefix "vacmon"
+ *     IndexPrefix "vacmon"          # Format vacmon: none
  *     BatchSize 1000                # documents per _bulk request
  *     FlushInterval 2               # seconds
  *     Timeout 10                    # seconds per request
@@ -56,6 +57,7 @@
 #include "elasticsearch/es_retry.h"
 #include "elasticsearch/es_gzip.h"
 #include "elasticsearch/es_sender.h"
+#include "elasticsearch/es_vacmon.h"
 
 #include <curl/curl.h>
 #include <time.h>
@@ -75,7 +77,8 @@ typedef struct {
   char **urls;
   size_t urls_num, urls_cap;
   es_mode_t mode;
-  char *prefix;
+  es_format_t format; /* Format */
+  char *prefix;       /* IndexPrefix; "" for none (Format vacmon) */
   size_t batch_size;
   double flush_interval, timeout, connect_timeout;
   es_retry_t retry;
@@ -91,6 +94,7 @@ typedef struct {
 
   /* The delivery engine: queue, spool, retries (src/elasticsearch). */
   es_sender_t *sender;
+  es_vacmon_t *vacmon; /* Format vacmon: the mappings' field types */
 
   /* The thread and its wake-ups. */
   pthread_mutex_t lock;
@@ -105,6 +109,7 @@ typedef struct {
   /* HTTP, only touched by the thread. */
   CURL *curl;
   struct curl_slist *hdr_bulk, *hdr_json;
+  struct curl_slist *hdr_plain; /* bodiless requests: no Content-Encoding */
   char errbuf[CURL_ERROR_SIZE];
   cm_buf_t resp;
   cm_buf_t gz; /* the gzip'd body (Compress true) */
@@ -168,10 +173,12 @@ static void es_node_free(void *arg) {
   if (n == NULL)
     return;
   es_sender_free(n->sender);
+  es_vacmon_free(n->vacmon);
   if (n->curl != NULL)
     curl_easy_cleanup(n->curl);
   curl_slist_free_all(n->hdr_bulk);
   curl_slist_free_all(n->hdr_json);
+  curl_slist_free_all(n->hdr_plain);
   cm_buf_free(&n->resp);
   cm_buf_free(&n->gz);
   for (size_t i = 0; i < n->urls_num; i++)
@@ -216,6 +223,7 @@ static int es_curl_setup(es_node_t *n) {
   n->hdr_json = curl_slist_append(NULL, ct_json);
   n->hdr_bulk = curl_slist_append(n->hdr_bulk, "Expect:");
   n->hdr_json = curl_slist_append(n->hdr_json, "Expect:");
+  n->hdr_plain = curl_slist_append(NULL, "Expect:");
   if (n->compress) {
     n->hdr_bulk = curl_slist_append(n->hdr_bulk, "Content-Encoding: gzip");
     n->hdr_json = curl_slist_append(n->hdr_json, "Content-Encoding: gzip");
@@ -225,8 +233,9 @@ static int es_curl_setup(es_node_t *n) {
     ssnprintf(auth, sizeof(auth), "Authorization: ApiKey %s", n->api_key);
     n->hdr_bulk = curl_slist_append(n->hdr_bulk, auth);
     n->hdr_json = curl_slist_append(n->hdr_json, auth);
+    n->hdr_plain = curl_slist_append(n->hdr_plain, auth);
   }
-  if (n->hdr_bulk == NULL || n->hdr_json == NULL)
+  if (n->hdr_bulk == NULL || n->hdr_json == NULL || n->hdr_plain == NULL)
     return -1;
   CURL *c = n->curl;
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -261,7 +270,7 @@ static int es_http(void *ctx, const char *method, const char *path,
                    const char *body, size_t len, es_http_result_t *out) {
   es_node_t *n = ctx;
   CURL *c = n->curl;
-  if (n->compress) {
+  if (n->compress && len > 0) {
     if (es_gzip(&n->gz, body, len) != 0) {
       sstrncpy(out->error, "cannot gzip the request body", sizeof(out->error));
       return -1;
@@ -270,7 +279,10 @@ static int es_http(void *ctx, const char *method, const char *path,
     len = n->gz.len;
   }
   bool bulk = strcmp(path, "/_bulk") == 0;
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, bulk ? n->hdr_bulk : n->hdr_json);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER,
+                   len == 0 ? n->hdr_plain
+                   : bulk   ? n->hdr_bulk
+                            : n->hdr_json);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -486,7 +498,7 @@ static void es_meta_free(es_field_t *fields, size_t num, char **keys,
 static int es_write(const data_set_t *ds, const value_list_t *vl,
                     user_data_t *ud) {
   es_node_t *n = ud->data;
-  if (!n->metrics)
+  if (!n->metrics || n->format == ES_FORMAT_VACMON)
     return 0;
   if (ds->ds_num != vl->values_len)
     return EINVAL;
@@ -584,7 +596,17 @@ static int es_notify(const notification_t *notif, user_data_t *ud) {
       .meta_num = k,
   };
   size_t len = 0;
-  char *pair = es_event_pair(&e, n->mode, n->prefix, &len);
+  char *pair;
+  if (n->format == ES_FORMAT_VACMON) {
+    bool ignored = false;
+    pair = es_vacmon_pair(n->vacmon, &e, n->mode, n->prefix, &len, &ignored);
+    if (ignored) { /* not a vacquery message or finished machine */
+      free(meta);
+      return 0;
+    }
+  } else {
+    pair = es_event_pair(&e, n->mode, n->prefix, &len);
+  }
   free(meta);
   return es_enqueue_doc(n, pair, len);
 }
@@ -677,21 +699,38 @@ static int es_config_url(es_node_t *n, oconfig_item_t *ci) {
   return es_add_url(n, url);
 }
 
+/* Reads option c, one of the words first and second (any case). Returns 0
+ * with *which 0 (first) or 1 (second); -1 after an error naming both (then
+ * *which is 0). */
+static int es_config_choice(const es_node_t *n, oconfig_item_t *c,
+                            const char *first, const char *second, int *which) {
+  char word[32];
+  *which = 0;
+  if (cf_util_get_string_buffer(c, word, sizeof(word)) != 0)
+    return -1;
+  int k = es_choice_parse(word, first, second);
+  if (k < 0) {
+    ERROR(ES_PLUGIN " plugin: node %s: %s must be \"%s\" or \"%s\", not "
+                    "\"%s\".",
+          n->name, c->key, first, second, word);
+    return -1;
+  }
+  *which = k;
+  return 0;
+}
+
 /* Handles one option of a <Node> block. Returns 0 or -1. */
 static int es_config_option(es_node_t *n, oconfig_item_t *c) {
   double d = 0;
-  int rc = 0;
+  int rc = 0, k = 0;
   if (strcasecmp("URL", c->key) == 0)
     rc = es_config_url(n, c);
   else if (strcasecmp("IndexMode", c->key) == 0) {
-    char mode[32];
-    rc = cf_util_get_string_buffer(c, mode, sizeof(mode));
-    if (rc == 0 && es_mode_parse(mode, &n->mode) != 0) {
-      ERROR(ES_PLUGIN " plugin: node %s: IndexMode must be \"daily\" or "
-                      "\"datastream\", not \"%s\".",
-            n->name, mode);
-      rc = -1;
-    }
+    rc = es_config_choice(n, c, "daily", "datastream", &k);
+    n->mode = k == 1 ? ES_MODE_DATASTREAM : ES_MODE_DAILY;
+  } else if (strcasecmp("Format", c->key) == 0) {
+    rc = es_config_choice(n, c, "collectd", "vacmon", &k);
+    n->format = k == 1 ? ES_FORMAT_VACMON : ES_FORMAT_COLLECTD;
   } else if (strcasecmp("IndexPrefix", c->key) == 0) {
     rc = cf_util_get_string(c, &n->prefix);
     if (rc == 0 &&
@@ -743,16 +782,8 @@ static int es_config_option(es_node_t *n, oconfig_item_t *c) {
   else if (strcasecmp("DataRetention", c->key) == 0)
     rc = cf_util_get_string(c, &n->retention);
   else if (strcasecmp("Flavour", c->key) == 0) {
-    char fl[32];
-    rc = cf_util_get_string_buffer(c, fl, sizeof(fl));
-    if (rc == 0 && strcasecmp(fl, "opensearch") != 0 &&
-        strcasecmp(fl, "elasticsearch") != 0) {
-      ERROR(ES_PLUGIN " plugin: node %s: Flavour must be \"elasticsearch\" "
-                      "or \"opensearch\", not \"%s\".",
-            n->name, fl);
-      rc = -1;
-    }
-    n->opensearch = rc == 0 && strcasecmp(fl, "opensearch") == 0;
+    rc = es_config_choice(n, c, "elasticsearch", "opensearch", &k);
+    n->opensearch = k == 1;
   } else if (strcasecmp("CACert", c->key) == 0)
     rc = cf_util_get_string(c, &n->cacert);
   else if (strcasecmp("ClientCert", c->key) == 0)
@@ -781,8 +812,25 @@ static int es_config_option(es_node_t *n, oconfig_item_t *c) {
 static int es_node_finish(es_node_t *n) {
   if (n->urls_num == 0 && es_add_url(n, "http://127.0.0.1:9200") != 0)
     return -1;
-  if (n->prefix == NULL && (n->prefix = strdup("vacmon")) == NULL)
+  if (n->prefix == NULL &&
+      (n->prefix = strdup(n->format == ES_FORMAT_VACMON ? "" : "vacmon")) ==
+          NULL)
     return -1;
+  if (n->format == ES_FORMAT_VACMON) {
+    char verr[256];
+    if (!n->notifications) {
+      ERROR(ES_PLUGIN " plugin: node %s: Format \"vacmon\" writes "
+                      "notifications only: Notifications false leaves it "
+                      "nothing to write.",
+            n->name);
+      return -1;
+    }
+    n->vacmon = es_vacmon_new(verr, sizeof(verr));
+    if (n->vacmon == NULL) {
+      ERROR(ES_PLUGIN " plugin: node %s: %s", n->name, verr);
+      return -1;
+    }
+  }
   if (n->retry.max < n->retry.initial) {
     ERROR(ES_PLUGIN " plugin: node %s: RetryMax (%g) is less than "
                     "RetryInitial (%g).",
@@ -824,6 +872,7 @@ static int es_node_finish(es_node_t *n) {
       .dead_letter = n->dead_letter,
       .install_templates = n->install_templates,
       .mode = n->mode,
+      .format = n->format,
       .prefix = n->prefix,
       .lifecycle = {.policy = n->policy,
                     .opensearch = n->opensearch,
@@ -869,6 +918,7 @@ static int es_config_node(oconfig_item_t *ci) {
   C_COMPLAIN_INIT(&n->doc_complaint);
   n->name = strdup(ci->values[0].value.string);
   n->mode = ES_MODE_DAILY;
+  n->format = ES_FORMAT_COLLECTD;
   n->batch_size = 1000;
   n->flush_interval = 2;
   n->timeout = 10;

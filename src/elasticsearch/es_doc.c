@@ -40,14 +40,26 @@ const char *es_severity_name(int severity) {
   }
 }
 
+int es_choice_parse(const char *s, const char *first, const char *second) {
+  if (s != NULL && strcasecmp(s, first) == 0)
+    return 0;
+  if (s != NULL && strcasecmp(s, second) == 0)
+    return 1;
+  return -1;
+}
+
+int es_format_parse(const char *s, es_format_t *format) {
+  int k = es_choice_parse(s, "collectd", "vacmon");
+  if (k >= 0)
+    *format = k == 1 ? ES_FORMAT_VACMON : ES_FORMAT_COLLECTD;
+  return k >= 0 ? 0 : -1;
+}
+
 int es_mode_parse(const char *s, es_mode_t *mode) {
-  if (s != NULL && strcasecmp(s, "daily") == 0)
-    *mode = ES_MODE_DAILY;
-  else if (s != NULL && strcasecmp(s, "datastream") == 0)
-    *mode = ES_MODE_DATASTREAM;
-  else
-    return -1;
-  return 0;
+  int k = es_choice_parse(s, "daily", "datastream");
+  if (k >= 0)
+    *mode = k == 1 ? ES_MODE_DATASTREAM : ES_MODE_DAILY;
+  return k >= 0 ? 0 : -1;
 }
 
 /* Splits time_ns into a UTC calendar time and milliseconds. Returns 0, or
@@ -148,8 +160,7 @@ int es_doc_fixed_field(es_kind_t kind, const char *key) {
   return 0;
 }
 
-/* Appends the JSON value of f. */
-static void es_json_value(cm_buf_t *out, const es_field_t *f) {
+void es_field_json(cm_buf_t *out, const es_field_t *f) {
   switch (f->kind) {
   case ES_VAL_STRING:
     cm_buf_json_str(out, f->v.s);
@@ -177,7 +188,7 @@ static void es_json_member(cm_buf_t *out, const char *key,
   cm_buf_add(out, ",", 1);
   cm_buf_json_str(out, key);
   cm_buf_add(out, ":", 1);
-  es_json_value(out, f);
+  es_field_json(out, f);
 }
 
 /* Appends ,"key":"s". */
@@ -236,7 +247,7 @@ int es_metric_json(cm_buf_t *out, const es_metric_t *m) {
       cm_buf_add(out, ",", 1);
     cm_buf_json_str(out, m->values[i].key);
     cm_buf_add(out, ":", 1);
-    es_json_value(out, &m->values[i]);
+    es_field_json(out, &m->values[i]);
   }
   cm_buf_add(out, "}", 1);
   return es_json_tail(out, ES_KIND_METRICS, m->meta, m->meta_num);

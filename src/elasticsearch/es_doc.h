@@ -26,6 +26,11 @@ typedef enum { ES_KIND_METRICS = 0, ES_KIND_EVENTS = 1 } es_kind_t;
 
 typedef enum { ES_MODE_DAILY = 0, ES_MODE_DATASTREAM = 1 } es_mode_t;
 
+/* What a node writes: collectd's value lists and notifications as they are
+ * (Format "collectd", the default), or the vacquery notifications as the
+ * documents VacMon stored (Format "vacmon", see es_vacmon.h). */
+typedef enum { ES_FORMAT_COLLECTD = 0, ES_FORMAT_VACMON = 1 } es_format_t;
+
 typedef enum {
   ES_VAL_NULL = 0,
   ES_VAL_STRING,
@@ -78,6 +83,13 @@ typedef struct {
 /* Returns "FAILURE", "WARNING", "OKAY" or "UNKNOWN" (static). */
 const char *es_severity_name(int severity);
 
+/* Returns 0 when s is first, 1 when it is second (any case), -1 otherwise
+ * (NULL too). */
+int es_choice_parse(const char *s, const char *first, const char *second);
+
+/* Parses "collectd" or "vacmon" (any case) into *format. Returns 0 or -1. */
+int es_format_parse(const char *s, es_format_t *format);
+
 /* Parses "daily" or "datastream" (any case) into *mode. Returns 0 or -1. */
 int es_mode_parse(const char *s, es_mode_t *mode);
 
@@ -108,6 +120,10 @@ int es_doc_fixed_field(es_kind_t kind, const char *key);
  * written. */
 int es_metric_json(cm_buf_t *out, const es_metric_t *m);
 int es_event_json(cm_buf_t *out, const es_event_t *e);
+
+/* Appends the JSON value of f (a string, number, true/false, or null for
+ * ES_VAL_NULL and non-finite doubles) to out. */
+void es_field_json(cm_buf_t *out, const es_field_t *f);
 
 /* Appends one bulk pair: {"create":{"_index":index,"_id":id}}\n<source>\n.
  * Returns 0 or -1 as cm_buf_add. */

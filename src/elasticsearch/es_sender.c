@@ -28,6 +28,7 @@ struct es_sender {
   uint64_t spool_max;
   bool install_templates;
   es_mode_t mode;
+  es_format_t format;
   es_lifecycle_t lifecycle; /* its strings owned by the sender */
 
   /* The queue (of es_item_t, at most 4 x BatchSize + 1: past 4 x
@@ -120,6 +121,7 @@ es_sender_t *es_sender_new(const es_sender_config_t *cfg,
   s->spool_max = cfg->spool_max;
   s->install_templates = cfg->install_templates;
   s->mode = cfg->mode;
+  s->format = cfg->format;
   /* A BatchSize whose arrays cannot be sized is out of memory too (and
    * never reaches calloc, which sanitizers would stop on). */
   bool fits = cfg->batch_size <= SIZE_MAX / sizeof(*s->batch) &&
@@ -291,46 +293,67 @@ static const char *es_body(const es_http_result_t *r) {
   return r->body != NULL ? r->body : "";
 }
 
+/* Sends one template request r (GET first for a component that must not
+ * be overwritten). Returns 0, or -1 after es_fail when the cluster failed. */
+static int es_template_send(es_sender_t *s, const es_tpl_req_t *r) {
+  es_http_result_t res = {0};
+  const char *what = "PUT";
+  int rc = 0;
+  if (r->if_missing) {
+    what = "GET";
+    rc = s->io.http(s->io.ctx, "GET", r->path, "", 0, &res);
+    if (rc == 0 && res.status == 200) {
+      es_log(s, ES_LOG_PLAIN, ES_SEV_INFO,
+             "node %s: component template %s exists: kept as it is.", s->name,
+             r->name);
+      return 0;
+    }
+    if (rc == 0 && res.status == 404) {
+      what = "PUT";
+      res = (es_http_result_t){0};
+      rc =
+          s->io.http(s->io.ctx, "PUT", r->path, r->body, strlen(r->body), &res);
+    }
+  } else {
+    rc = s->io.http(s->io.ctx, "PUT", r->path, r->body, strlen(r->body), &res);
+  }
+  if (rc != 0 || res.status == 429 || res.status >= 500) {
+    char msg[800];
+    if (rc != 0)
+      snprintf(msg, sizeof(msg), "cannot install template %s: %s", r->name,
+               res.error);
+    else
+      snprintf(msg, sizeof(msg), "template %s: HTTP %ld", r->name, res.status);
+    es_fail(s, msg);
+    return -1;
+  }
+  if (res.status < 200 || res.status >= 300)
+    es_log(s, ES_LOG_PLAIN, ES_SEV_ERR,
+           "node %s: %s %s answered HTTP %ld: %.300s", s->name, what, r->path,
+           res.status, es_body(&res));
+  else
+    es_log(s, ES_LOG_PLAIN, ES_SEV_INFO, "node %s: installed %s %s.", s->name,
+           r->if_missing ? "component template" : "index template", r->name);
+  return 0;
+}
+
 int es_sender_templates(es_sender_t *s) {
   if (!s->install_templates || s->templates_ok)
     return 0;
-  static const es_kind_t kinds[] = {ES_KIND_METRICS, ES_KIND_EVENTS};
-  for (size_t i = 0; i < 2; i++) {
-    char name[300], path[320], err[256];
-    es_template_name(name, sizeof(name), s->prefix, kinds[i]);
-    snprintf(path, sizeof(path), "/_index_template/%s", name);
-    char *body = es_template_body_lc(
-        i == 0 ? es_template_metrics_json : es_template_events_json, kinds[i],
-        s->mode, s->prefix, &s->lifecycle, err, sizeof(err));
-    if (body == NULL) {
-      es_log(s, ES_LOG_PLAIN, ES_SEV_ERR, "node %s: template %s: %s", s->name,
-             name, err);
-      continue;
-    }
-    es_http_result_t r = {0};
-    int rc = s->io.http(s->io.ctx, "PUT", path, body, strlen(body), &r);
-    free(body);
-    if (rc != 0) {
-      char what[800];
-      snprintf(what, sizeof(what), "cannot install template %s: %s", name,
-               r.error);
-      es_fail(s, what);
-      return -1;
-    }
-    if (r.status == 429 || r.status >= 500) {
-      char what[384];
-      snprintf(what, sizeof(what), "template %s: HTTP %ld", name, r.status);
-      es_fail(s, what);
-      return -1;
-    }
-    if (r.status < 200 || r.status >= 300)
-      es_log(s, ES_LOG_PLAIN, ES_SEV_ERR,
-             "node %s: PUT _index_template/%s answered HTTP %ld: %.300s",
-             s->name, name, r.status, es_body(&r));
-    else
-      es_log(s, ES_LOG_PLAIN, ES_SEV_INFO,
-             "node %s: installed index template %s.", s->name, name);
+  es_tpl_plan_t plan;
+  char err[256];
+  if (es_template_plan(&plan, s->format, s->mode, s->prefix, &s->lifecycle, err,
+                       sizeof(err)) != 0) {
+    es_log(s, ES_LOG_PLAIN, ES_SEV_ERR, "node %s: templates: %s", s->name, err);
+    s->templates_ok = true; /* the same error again on every step */
+    return 0;
   }
+  for (size_t i = 0; i < plan.num; i++)
+    if (es_template_send(s, &plan.reqs[i]) != 0) {
+      es_template_plan_free(&plan);
+      return -1;
+    }
+  es_template_plan_free(&plan);
   s->templates_ok = true;
   return 0;
 }

@@ -77,6 +77,7 @@ typedef struct {
   es_mode_t mode;
   const char *prefix;
   es_lifecycle_t lifecycle; /* added to the templates (strings copied) */
+  es_format_t format;       /* which templates (es_template_plan) */
 } es_sender_config_t;
 
 /* Counters, in the order the plugin dispatches them. */
@@ -118,7 +119,9 @@ bool es_sender_enqueue(es_sender_t *s, char *pair, size_t len);
 /* Returns the number of queued documents. */
 size_t es_sender_queued(es_sender_t *s);
 
-/* Installs the templates when they are due (at start, after an outage).
+/* Installs the templates when they are due (at start, after an outage):
+ * each component template of es_template_plan only when a GET answers 404
+ * (a site's own is never overwritten), then PUTs the index templates.
  * Returns 0, or -1 when the cluster failed (the sender backs off). */
 int es_sender_templates(es_sender_t *s);
 

@@ -51,4 +51,41 @@ char *es_template_body_lc(const char *template_json, es_kind_t kind,
                           es_mode_t mode, const char *prefix,
                           const es_lifecycle_t *lc, char *err, size_t errlen);
 
+/* As es_template_body_lc for any template: index_patterns becomes
+ * ["<base>-*"] (daily) or ["<base>"] with "data_stream":{} (datastream),
+ * lc is applied, and component (NULL: none) is listed in composed_of. */
+char *es_template_adapt(const char *template_json, const char *base,
+                        es_mode_t mode, const es_lifecycle_t *lc,
+                        const char *component, char *err, size_t errlen);
+
+/* One request of the template installation. */
+typedef struct {
+  char name[320];  /* the template's name */
+  char path[360];  /* "/_component_template/<name>", "/_index_template/.." */
+  bool if_missing; /* a site's component template: GET it first and PUT
+                      only when the answer is 404, never overwrite it */
+  char *body;      /* the PUT body (owned) */
+} es_tpl_req_t;
+
+/* The requests that install a node's templates, in order. */
+typedef struct {
+  es_tpl_req_t *reqs;
+  size_t num;
+} es_tpl_plan_t;
+
+/* Fills plan with the requests for format, mode, prefix and lc: first the
+ * empty component template(s) a site fills with its own settings
+ * (collectd: "<prefix>-metrics@custom", "<prefix>-events@custom"; vacmon:
+ * "[<prefix>-]vacmon@custom"), created only when missing, then the index
+ * templates that list them in composed_of (collectd: "<prefix>-metrics",
+ * "<prefix>-events"; vacmon: "[<prefix>-]factories", "-machinetypes",
+ * "-machines"). Returns 0, or -1 with a message in err (plan empty). Free
+ * with es_template_plan_free. */
+int es_template_plan(es_tpl_plan_t *plan, es_format_t format, es_mode_t mode,
+                     const char *prefix, const es_lifecycle_t *lc, char *err,
+                     size_t errlen);
+
+/* Frees the requests of plan and empties it. */
+void es_template_plan_free(es_tpl_plan_t *plan);
+
 #endif

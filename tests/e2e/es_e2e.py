@@ -12,7 +12,16 @@ write_elasticsearch with two nodes:
         OpenSearch 2;
   "tls": IndexMode daily, HTTPS (CACert, VerifyPeer, VerifyHost), a client
         certificate and an API key, to a third es_server.py (Elasticsearch 8,
-        certificates made by openssl for this run).
+        certificates made by openssl for this run);
+  "vacmon": Format "vacmon" from the shipped etc/collectd.d/
+        write_elasticsearch_vacmon.conf (which also sets vacquery's
+        MessageNotifications true), with a LifecyclePolicy, to the "es"
+        server: the VacMon documents in factories/machinetypes/machines-<day>
+        go through the same outage and restart; the VacMon query (date
+        histogram on time_received, terms on site, avg running_processors)
+        must answer the sent messages' totals per site, and a site's settings
+        in the vacmon@custom component template must survive every template
+        re-PUT.
 
 tools/vacquery-send feeds it the example messages and simulated fleets while
 the "es" server goes through: an outage of 10 s, a burst of whole-request
@@ -236,7 +245,142 @@ LoadPlugin write_elasticsearch
     DeadLetterFile "{d}/dead-letter-tls.ndjson"
   </Node>
 </Plugin>
+''' + vm_dropin(d, es.url) + f'''
+<Plugin write_elasticsearch>
+  <Node "vmos">
+    URL "{os_.url}"
+    Format "vacmon"
+    IndexMode "datastream"
+    IndexPrefix "vm"
+    Flavour "opensearch"
+    LifecyclePolicy "{VM_POLICY}"
+    User "{OS_USER}"
+    Password "{OS_PASSWORD}"
+    FlushInterval 1
+    RetryInitial 0.2
+    RetryMax 2
+    SpoolDir "{d}/spool-vmos"
+    DeadLetterFile "{d}/dead-letter-vmos.ndjson"
+  </Node>
+</Plugin>
 '''
+
+
+# ---- Format "vacmon": the VacMon documents ------------------------------------------
+
+VM_DROPIN = os.path.join(TOP_SRCDIR, "etc", "collectd.d", "write_elasticsearch_vacmon.conf")
+VM_POLICY = "vacmon-90d"
+VM_INDICES = {"factory_status": "factories", "machinetype_status": "machinetypes",
+              "machine_status": "machines"}
+VM_SITE_SETTINGS = {"template": {"settings": {"index": {"number_of_replicas": 2}}},
+                    "_meta": {"description": "the site's own settings (es_e2e.py)"}}
+# vacmond's fill-if-absent fix-ups, and the two extras the project documents:
+# (legacy, modern, message types).
+VM_FIXUPS = [("vac_version", "daemon_version", "fmM"), ("running_cpus", "running_processors", "fmM"),
+             ("total_cpus", "max_processors", "f"), ("max_cpus", "max_processors", "f"),
+             ("total_machines", "max_machines", "f"), ("total_hs06", "max_hs06", "f"),
+             ("vac_disk_avail_kb", "daemon_disk_avail_kb", "f"),
+             ("vac_disk_avail_inodes", "daemon_disk_avail_inodes", "f"),
+             ("total_machines", "running_machines", "m"), ("total_hs06", "running_hs06", "m"),
+             ("num_cpus", "num_processors", "M")]
+VM_LETTER = {"factory_status": "f", "machinetype_status": "m", "machine_status": "M"}
+
+
+def vm_dropin(d, url):
+    """The shipped drop-in, pointed at url, with this test's spool and quick retries."""
+    with open(VM_DROPIN) as f:
+        text = f.read()
+    text = text.replace('URL "http://127.0.0.1:9200"', 'URL "%s"' % url)
+    return text.replace("  </Node>", f'''    SpoolDir "{d}/spool-vm"
+    DeadLetterFile "{d}/dead-letter-vm.ndjson"
+    LifecyclePolicy "{VM_POLICY}"
+    FlushInterval 1
+    Timeout 5
+    ConnectTimeout 2
+    RetryInitial 0.2
+    RetryMax 2
+  </Node>''')
+
+
+def vm_mapping(base):
+    with open(os.path.join(TEMPLATES, "vacmon-%s.json" % base)) as f:
+        return json.load(f)["template"]["mappings"]["properties"]
+
+
+def vm_typed(spec, v):
+    """v as the mapping spec types it (None: left out of the document)."""
+    t = (spec or {}).get("type")
+    if t is None:
+        return v
+    if t == "keyword":
+        return v if isinstance(v, str) else json.dumps(v)
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    if t in ("long", "date"):
+        return int(x)  # truncated, as Elasticsearch coerces 16.0 into a long
+    return x
+
+
+def vm_expected(msg):
+    """(index base, the document VacMon stored for msg, time_received aside)."""
+    mt = msg["message_type"]
+    base = VM_INDICES[mt]
+    props = vm_mapping(base)
+    doc = {}
+    for k, v in msg.items():
+        if k in ("cookie", "time_received") or v is None or isinstance(v, (list, dict)):
+            continue
+        x = vm_typed(props.get(k), v)
+        if x is not None:
+            doc[k] = x
+    for legacy, modern, where in VM_FIXUPS:
+        if VM_LETTER[mt] in where and msg.get(legacy) is not None and \
+                msg.get(modern) is None and modern not in doc:
+            x = vm_typed(props.get(modern), msg[legacy])
+            if x is not None:
+                doc[modern] = x
+    fqan = msg.get("fqan")
+    if mt != "factory_status" and isinstance(fqan, str) and fqan.startswith("/") \
+            and fqan.split("/")[1]:
+        doc["vo"] = fqan.split("/")[1]
+    return base, doc
+
+
+def vm_type_diff(base, doc, want):
+    """Fields whose value or JSON type differs (a long must be an integer, a
+    double any number, a keyword a string)."""
+    props = vm_mapping(base)
+    bad = {}
+    for k in set(doc) | set(want):
+        g, w = doc.get(k), want.get(k)
+        t = (props.get(k) or {}).get("type")
+        if g != w or (t in ("long", "date") and type(g) is not int) or \
+                (t == "double" and (type(g) not in (int, float))) or \
+                (t == "keyword" and type(g) is not str):
+            bad[k] = (g, w, t)
+    return bad
+
+
+def vm_key(base, f):
+    """The identity of a message: its index and the fields that tell it apart (as
+    strings, the form write_http gives notification meta)."""
+    return (base,) + tuple(str(f.get(k, "")) for k in ("factory", "space", "time_sent",
+                                                        "machinetype", "machine", "uuid"))
+
+
+def vm_meta_key(n):
+    m = n.get("meta") or {}
+    mt = m.get("message_type", "machine_status" if n["type"] == "vacquery_finished" else "")
+    if mt not in VM_INDICES:
+        return None
+    return vm_key(VM_INDICES[mt], m)
+
+
+def vm_doc_base(d):
+    name = d.get("data_stream") or d["_index"]
+    return re.sub(r"-\d{4}\.\d\d\.\d\d$", "", name)
 
 
 class Collectd:
@@ -574,7 +718,8 @@ class EsE2E:
                                                     pki))
         self.cd.start()
         if not CK.check("collectd starts with vacquery, write_http and write_elasticsearch "
-                        "(3 nodes)", self.cd.wait_ready(), self.cd.tail()):
+                        "(4 nodes, one from write_elasticsearch_vacmon.conf)",
+                        self.cd.wait_ready(), self.cd.tail()):
             raise RuntimeError("collectd did not start")
 
     # -- 1. templates --
@@ -589,6 +734,7 @@ class EsE2E:
                 want.pop("data_stream", None)
                 if mode == "datastream":
                     want["data_stream"] = {}
+                want["composed_of"] = [name + "@custom"]
 
                 def fn():
                     st, body = srv.api("GET", "/_index_template/" + name)
@@ -603,14 +749,270 @@ class EsE2E:
                               fn, 10)
             bad = [t for t in srv.stats()["templates_put"] if t[1] != 200]
             CK.check("%s: no template PUT refused" % srv.name, not bad, bad)
+        self.vm_templates()
+
+    # -- Format "vacmon" (node vm, the shipped drop-in, on es-server) --
+
+    def vm_docs(self):
+        return self.es.ctl("GET", "/_test/docs?index=factories-*,machinetypes-*,"
+                           "machines-*")[1]["docs"]
+
+    def vm_templates(self):
+        srv = self.es
+        for base in ("factories", "machinetypes", "machines"):
+            with open(os.path.join(TEMPLATES, "vacmon-%s.json" % base)) as f:
+                want = json.load(f)
+            want["index_patterns"] = [base + "-*"]
+            want["composed_of"] = ["vacmon@custom"]
+            want["template"]["settings"] = {"index.lifecycle.name": VM_POLICY}
+
+            def fn():
+                st, body = srv.api("GET", "/_index_template/" + base)
+                if st != 200:
+                    return False, (st, body)
+                got = body["index_templates"][0]["index_template"]
+                return got == want, {"got": got, "want": want}
+            CK.eventually("vm (Format vacmon): template %s installed: graphs/elasticsearch/"
+                          "vacmon-%s.json (dynamic false, explicit long/double/keyword/date) "
+                          "with index_patterns [%s-*], composed_of [vacmon@custom] and "
+                          "LifecyclePolicy as index.lifecycle.name" % (base, base, base), fn, 10)
+        st, body = srv.api("GET", "/_component_template/vacmon@custom")
+        got = body["component_templates"][0]["component_template"] if st == 200 else body
+        CK.check("vm: component template vacmon@custom created empty (template {})",
+                 st == 200 and got.get("template") == {}, (st, got))
+        for s2 in self.servers:
+            for kind in ("metrics", "events"):
+                st, body = s2.api("GET", "/_component_template/vacmon-%s@custom" % kind)
+                CK.check("%s: component template vacmon-%s@custom created empty" % (s2.name, kind),
+                         st == 200 and body["component_templates"][0]["component_template"][
+                             "template"] == {}, (st, body))
+        # The site puts its own settings there; the plugin must never overwrite them.
+        st, body = srv.api("PUT", "/_component_template/vacmon@custom", VM_SITE_SETTINGS)
+        CK.check("vm: the site puts its settings into vacmon@custom", st == 200, (st, body))
+
+    def vm_steady(self):
+        """Each example message sent once: one VacMon document, right index, fields, types."""
+        sent = [json.load(open(f)) for f in self.fixture_files]
+        sent = [m for m in sent if m.get("message_type") in VM_INDICES]
+        # A site with three factory_status messages (two from one factory), so that
+        # VacMon's query averages over more than one document per site.
+        base = json.load(open(os.path.join(FIXTURES, "factory_status-vac-man.json")))
+        for i, (fac, rp) in enumerate((("a", 10), ("a", 20), ("b", 3))):
+            m = dict(base, site="UKI-E2E-AVG", space="avg.example.ac.uk",
+                     factory="vac-%s.avg.example.ac.uk" % fac, time_sent=1700000000 + i,
+                     running_processors=rp)
+            self.send_json(m)
+            sent.append(m)
+            time.sleep(0.05)  # one instant per message, as the value lists' _ids need
+        self.fix_t1 = max(self.fix_t1, time.time())
+
+        def notified(m):
+            base, _ = vm_expected(m)
+            k = vm_key(base, m)
+            return any(vm_meta_key(n) == k for n in self.sink_items(plugin="vacquery")[1])
+        CK.eventually("vm: vacquery notified the example messages",
+                      lambda: (sum(notified(m) for m in sent) >= len(sent) - 2,
+                               [m.get("factory") for m in sent if not notified(m)]), 15)
+        self.vm_notified = [m for m in sent if notified(m)]
+        log("INFO vm: %d of %d example status messages notified by vacquery; not: %s" % (
+            len(self.vm_notified), len(sent),
+            [(m["message_type"], m.get("machine"), m.get("cookie"))
+             for m in sent if not notified(m)]))
+        lo, hi = int(self.fix_t0) - 1, int(self.fix_t1) + 2
+
+        def fn():
+            docs = self.vm_docs()
+            bad = []
+            for m in sent:
+                base, want = vm_expected(m)
+                k = vm_key(base, m)
+                hits = [d for d in docs if vm_doc_base(d) == base and vm_key(base, d["_source"])
+                        == k]
+                n_want = 1 if m in self.vm_notified else 0
+                if len(hits) != n_want:
+                    bad.append((k, "documents", len(hits), n_want))
+                    continue
+                if not hits:
+                    continue
+                src = dict(hits[0]["_source"])
+                tr = src.pop("time_received", None)
+                if type(tr) is not int or not lo <= tr <= hi:
+                    bad.append((k, "time_received", tr, (lo, hi)))
+                day = time.strftime("%Y.%m.%d", time.gmtime(tr or 0))
+                if hits[0]["_index"] != "%s-%s" % (base, day):
+                    bad.append((k, "index", hits[0]["_index"]))
+                if base == "machines":  # vacquery may take the outcome from a machinetype
+                    for mt in sent:
+                        if mt.get("shutdown_machine") == m.get("machine") and \
+                                src.get("shutdown_message") == mt.get("shutdown_message"):
+                            want["shutdown_message"] = mt["shutdown_message"]
+                            want["shutdown_time"] = mt["shutdown_time"]
+                diff = vm_type_diff(base, src, want)
+                if diff:
+                    bad.append((k, "fields", diff))
+            return not bad, bad[:4]
+        CK.eventually("vm: every example status message sent once is exactly one VacMon "
+                      "document in factories/machinetypes/machines-<UTC day>, with the "
+                      "message's fields at the top level, vacmond's legacy fix-ups, vo from "
+                      "fqan, numbers typed as the mapping says (long an integer, 16.0 -> 16) "
+                      "and time_received (epoch seconds) the time it was received", fn, 20)
+        docs = self.vm_docs()
+        leg = [d["_source"] for d in docs if d["_source"].get("time_sent") == 1476000121]
+        CK.check("vm: factory_status-vac-legacy-0.4.json: running_processors, max_processors, "
+                 "max_machines, daemon_version filled from running_cpus, total_cpus, "
+                 "total_machines, vac_version (legacy keys kept)",
+                 len(leg) == 1 and all(k in leg[0] for k in (
+                     "running_processors", "max_processors", "max_machines", "daemon_version",
+                     "running_cpus", "total_cpus")), leg)
+        st, body = self.es.api("GET", "/factories-*/_mapping")
+        dyn = {ix: b["mappings"].get("dynamic") for ix, b in (body or {}).items()}
+        unm = {ix: [k for k in b["mappings"]["properties"] if k in ("running_cpus", "total_cpus",
+                                                                     "source_address")]
+               for ix, b in (body or {}).items()}
+        CK.check("vm: no dynamic guessing: factories-* mapping dynamic false, legacy keys "
+                 "not mapped", st == 200 and dyn and all(v is False for v in dyn.values())
+                 and not any(unm.values()), (dyn, unm))
+        st, body = self.es.api("GET", "/factories-*")
+        reps = [b["settings"]["index"].get("index", {}).get("number_of_replicas",
+                b["settings"]["index"].get("number_of_replicas")) for b in (body or {}).values()]
+        CK.check("vm: a new factories index gets the site's setting from vacmon@custom "
+                 "(number_of_replicas 2)", st == 200 and reps and all(r == 2 for r in reps),
+                 (st, reps))
+        # Lifecycle events (vacquery_machine_state): the machine must be a keyword
+        # field of the event documents, as test_es_doc's lifecycle document has it.
+        day = time.strftime("%Y.%m.%d", time.gmtime())
+        ev = {"@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+              "severity": "OKAY", "host": "UKI-NORTHGRID-MAN-HEP", "plugin": "vacquery",
+              "plugin_instance": "vac01_tier2_hep_manchester_ac_uk.vac101_tier2_hep_"
+              "manchester_ac_uk", "type": "vacquery_machine_state",
+              "type_instance": "lhcb.lhcb-prod.vac101-05_tier2_hep_manchester_ac_uk",
+              "message": "machine vac101-05.tier2.hep.manchester.ac.uk: Starting -> Running",
+              "event": "machine_state", "site": "UKI-NORTHGRID-MAN-HEP",
+              "factory": "vac101.tier2.hep.manchester.ac.uk",
+              "machine": "vac101-05.tier2.hep.manchester.ac.uk",
+              "old_state": "Starting", "new_state": "Running", "started_time": 1542768954}
+        # On a server of its own (es-server must hold only what collectd sent), with
+        # the component and events templates the plugin installed on es-server.
+        app = es_server.App("elasticsearch")
+        lport, _ = app.start(0, None)
+        try:
+            def call(method, path, body=None):
+                return self.es._req(lport, method, path, body)
+            for path, key, inner in (
+                    ("/_component_template/vacmon-events@custom", "component_templates",
+                     "component_template"),
+                    ("/_index_template/vacmon-events", "index_templates", "index_template")):
+                st, body = self.es.api("GET", path)
+                call("PUT", path, body[key][0][inner] if st == 200 else {})
+            lc = call("POST", "/vacmon-events-%s/_doc" % day, ev)
+            st, body = call("POST", "/vacmon-events-*/_search", {"query": {"bool": {
+                "filter": [{"term": {"machine": "vac101-05.tier2.hep.manchester.ac.uk"}},
+                           {"term": {"type": "vacquery_machine_state"}}]}}})
+            st2, mp = call("GET", "/vacmon-events-%s/_mapping" % day)
+        finally:
+            app.stop()
+        props = (mp or {}).get("vacmon-events-%s" % day, {}).get("mappings", {}).get(
+            "properties", {})
+        types = {k: (props.get(k) or {}).get("type") for k in ("machine", "old_state",
+                                                                "new_state", "factory")}
+        CK.check("lifecycle: a vacquery_machine_state event document in the index the events "
+                 "template made is found by a term query on machine, which that template maps "
+                 "keyword (old_state/new_state keyword too)",
+                 lc[0] in (200, 201) and st == 200 and body["hits"]["total"]["value"] == 1
+                 and set(types.values()) == {"keyword"}, (lc, st, body, types))
+
+    def vm_final(self):
+        """After outages and a restart: every vacquery message and finished-machine
+        notification is exactly one VacMon document; the VacMon query answers the
+        sender's totals; the site's component template survived the re-PUTs."""
+        vls, ns = self.sink_items(plugin="vacquery")
+        want = collections.Counter(k for k in (vm_meta_key(n) for n in ns) if k)
+        docs = self.vm_docs()
+        got = collections.Counter(vm_key(vm_doc_base(d), d["_source"]) for d in docs)
+        CK.check("vm final: every message and finished-machine notification vacquery "
+                 "dispatched (%d) is exactly one VacMon document, across the outage and the "
+                 "restart, nothing extra (%d documents: %s)"
+                 % (sum(want.values()), len(docs), dict(collections.Counter(
+                     vm_doc_base(d) for d in docs))),
+                 want == got and want, {"missing": list((want - got).items())[:3],
+                                        "extra": list((got - want).items())[:3]})
+        # VacMon's query on factories: date_histogram on time_received (W = 300 s,
+        # offset = start mod W), terms on site, avg of running_processors.
+        fac = [m for m in self.vm_notified if m["message_type"] == "factory_status"]
+        sites = sorted({m["site"] for m in fac})
+        start, end, w = int(self.fix_t0) - 600, int(self.fix_t1) + 600, 300
+        q = {"size": 0, "query": {"bool": {"filter": [
+            {"range": {"time_received": {"gte": start, "lte": end}}},
+            {"terms": {"site": sites}}]}},
+             "aggs": {"t": {"date_histogram": {"field": "time_received",
+                                               "fixed_interval": "%ds" % w,
+                                               "offset": "%ds" % (start % w),
+                                               "min_doc_count": 1},
+                            "aggs": {"site": {"terms": {"field": "site", "size": 99999},
+                                              "aggs": {"rp": {"avg": {
+                                                  "field": "running_processors"}}}}}}}}
+        st, body = self.es.api("POST", "/factories-*/_search", q)
+        exp = {}
+        for m in fac:
+            rp = m.get("running_processors", m.get("running_cpus"))
+            n, s = exp.get(m["site"], (0, 0))
+            exp[m["site"]] = (n + 1, s + int(rp))
+        res, aligned = {}, True
+        for b in ((body or {}).get("aggregations") or {}).get("t", {}).get("buckets", []):
+            aligned &= (b["key"] // 1000 - start) % w == 0
+            for sb in b["site"]["buckets"]:
+                n, s = res.get(sb["key"], (0, 0))
+                res[sb["key"]] = (n + sb["doc_count"], s + sb["doc_count"] * sb["rp"]["value"])
+        res = {k: (n, round(s, 6)) for k, (n, s) in res.items()}
+        log("INFO vm: VacMon query: %d bucket(s); per site (messages, sum of "
+            "running_processors): %s" % (len(body.get("aggregations", {}).get("t", {}).get(
+                "buckets", [])) if st == 200 else -1, res))
+        CK.check("vm: VacMon's query (date_histogram on time_received, terms on site, avg of "
+                 "running_processors) returns the sent factory_status messages' count and "
+                 "running_processors totals per site (%s), buckets aligned to start" % exp,
+                 st == 200 and res == exp and aligned, (st, res, exp, body))
+        st, body = self.es.api("GET", "/_component_template/vacmon@custom")
+        got = body["component_templates"][0]["component_template"] if st == 200 else body
+        puts = collections.Counter(t[0] for t in self.es.stats()["templates_put"] if t[1] == 200)
+        CK.check("vm: the site's settings in vacmon@custom survive the plugin's template "
+                 "re-PUTs (factories PUT %d times, vacmon@custom by the plugin once)"
+                 % puts["factories"], got == VM_SITE_SETTINGS and puts["factories"] >= 2
+                 and puts["vacmon@custom"] == 2, (got, dict(puts)))
+        dead = self.dead_letters("vm")
+        CK.check("vm: nothing dead-lettered", not dead, dead[:2])
+        # Node vmos: the same documents as data streams vm-factories ... on OpenSearch.
+        odocs = self.os.ctl("GET", "/_test/docs?index=vm-factories,vm-machinetypes,"
+                            "vm-machines")[1]["docs"]
+        ogot = collections.Counter(vm_key(vm_doc_base(d)[len("vm-"):], d["_source"])
+                                   for d in odocs)
+        stamps = [d for d in odocs if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$",
+                                                   str(d["_source"].get("@timestamp")))
+                  or not d["_index"].startswith(".ds-vm-")]
+        CK.check("vmos (OpenSearch, IndexMode datastream, IndexPrefix vm): every message is "
+                 "exactly one document in the data streams vm-factories, vm-machinetypes, "
+                 "vm-machines, each with @timestamp (%d documents)" % len(odocs),
+                 ogot == want and not stamps, {"missing": list((want - ogot).items())[:3],
+                                               "extra": list((ogot - want).items())[:3],
+                                               "no @timestamp": stamps[:2]})
+        st, body = self.os.api("GET", "/_index_template/vm-machines")
+        t = body["index_templates"][0]["index_template"] if st == 200 else body
+        CK.check("vmos: template vm-machines: data stream vm-machines, composed_of "
+                 "[vm-vacmon@custom], ISM policy (plugins.index_state_management.policy_id)",
+                 st == 200 and t.get("index_patterns") == ["vm-machines"]
+                 and t.get("data_stream") == {} and t.get("composed_of") == ["vm-vacmon@custom"]
+                 and t["template"].get("settings") == {
+                     "plugins.index_state_management.policy_id": VM_POLICY}, t)
 
     # -- 2. examples and a fleet, no faults --
 
     def steady(self):
         files = sorted(os.path.join(FIXTURES, f) for f in os.listdir(FIXTURES)
                        if f.endswith(".json"))
+        self.fixture_files = files
+        self.fix_t0 = time.time()
         r = subprocess.run([VQ_SEND, "-H", "127.0.0.1", "-p", str(self.vq_port), "--rate", "200"]
                            + files, capture_output=True, text=True, timeout=30)
+        self.fix_t1 = time.time()
         CK.check("vacquery-send sends the %d example files" % len(files), r.returncode == 0,
                  r.stdout + r.stderr)
         self.send_fleet(cycles=2)
@@ -656,6 +1058,7 @@ class EsE2E:
                  osd and all(d["data_stream"] in ("vacmon-metrics", "vacmon-events")
                              and d["_index"].startswith(".ds-vacmon-") for d in osd),
                  {d["_index"] for d in osd})
+        self.vm_steady()
 
     # -- 3. outage --
 
@@ -798,6 +1201,8 @@ class EsE2E:
         self.send_fleet(cycles=2)
         CK.check("restart: documents spooled while the cluster is down",
                  wait_for(lambda: self.spool_bytes("es") > 0, 8), self.spool_bytes("es"))
+        CK.check("restart: VacMon documents spooled too (node vacmon)",
+                 wait_for(lambda: self.spool_bytes("vm") > 0, 8), self.spool_bytes("vm"))
         time.sleep(1.5)
         t = time.time()
         rc = self.cd.stop(25)
@@ -807,6 +1212,8 @@ class EsE2E:
         kept = self.spool_bytes("es")
         CK.check("restart: the spool is kept on disk across the restart (%d bytes)" % kept,
                  kept > 0, kept)
+        CK.check("restart: node vacmon's spool is kept too (%d bytes)" % self.spool_bytes("vm"),
+                 self.spool_bytes("vm") > 0)
         self.cd.start()
         CK.check("restart: collectd starts again with the cluster still down",
                  self.cd.wait_ready(), self.cd.tail())
@@ -826,6 +1233,7 @@ class EsE2E:
                  rc == 0 and "Exiting normally" in self.cd.this_run(),
                  "rc=%s%s" % (rc, self.cd.tail()))
         time.sleep(0.5)  # the sink's last POST
+        self.vm_final()
         for srv, want in ((self.tls, "gzip"), (self.es, "")):
             reqs = [r for r in srv.ctl("GET", "/_test/requests")[1]["requests"]
                     if r.get("kind") == "write"]

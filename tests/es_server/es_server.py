@@ -16,13 +16,22 @@ OpenSearch 2 reference documents it:
                                 streams take only create; filter_path
   PUT/GET/HEAD/DELETE /_index_template/<name>, /_component_template/<name>
                                 composable templates, validated mappings,
-                                priority clashes refused as ES does
+                                priority clashes refused as ES does; a
+                                missing composed_of component refused unless
+                                listed in ignore_missing_component_templates
+                                (Elasticsearch 8.7+; unknown field before
+                                and on OpenSearch); a component in use
+                                cannot be deleted
   PUT/GET/DELETE /_data_stream/<name>; data streams are also created
                                 implicitly by the first write to a name
                                 whose best template has "data_stream": {}
   GET/POST /<pattern>/_count, /<pattern>/_search (size, from, sort,
                                 match_all/term/terms/match/range/exists/bool,
-                                q=field:value; hits.total.value)
+                                q=field:value; hits.total.value; aggs:
+                                date_histogram (fixed/calendar_interval,
+                                offset, min_doc_count), terms (size, order
+                                _count/_key), avg, sum, min, max,
+                                value_count)
   PUT /<index>, DELETE /<index>, PUT /<pattern>/_mapping, GET /<i>/_mapping
   PUT/POST /<index>/_doc/<id>, POST /<index>/_doc, PUT /<index>/_create/<id>,
   GET /<index>/_doc/<id>        one document at a time (what vacmond did)
@@ -515,6 +524,7 @@ class Store:
         self.streams = {}  # name -> list of backing index names
         self.templates = {}
         self.components = {}
+        self.version = (8, 15) if flavour == "elasticsearch" else (2, 17)
         self.seq = 0
         if flavour == "elasticsearch":  # the built-ins of ES 8 (priority 100)
             for n in ("logs", "metrics", "synthetics"):
@@ -542,8 +552,18 @@ class Store:
         if bad:
             raise EsError(400, "x_content_parse_exception",
                           "[1:2] [template] unknown field [%s]" % bad[0])
+        ign = body.get("ignore_missing_component_templates")
+        if ign is not None:
+            if self.flavour != "elasticsearch" or self.version < (8, 7):
+                raise EsError(400, "x_content_parse_exception",
+                              "[1:2] [index_template] unknown field "
+                              "[ignore_missing_component_templates]")
+            ign = [ign] if isinstance(ign, str) else ign
+            if not isinstance(ign, list) or not all(isinstance(x, str) for x in ign):
+                raise EsError(400, "x_content_parse_exception",
+                              "[ignore_missing_component_templates] must be a list of names")
         for c in body.get("composed_of") or []:
-            if c not in self.components and not body.get("ignore_missing_component_templates"):
+            if c not in self.components and c not in (ign or []):
                 raise EsError(400, "invalid_index_template_exception",
                               "index_template [%s] invalid, cause [index template [%s] specifies "
                               "component templates [%s] that do not exist]" % (name, name, c))
@@ -847,6 +867,210 @@ def matches(q, src):
     raise EsError(400, "parsing_exception", "unknown query [%s]" % kind)
 
 
+
+# ---- aggregations (date_histogram, terms, avg/sum/min/max/value_count) ------------
+#
+# The response shapes of the Elasticsearch 8 / OpenSearch 2 aggregation
+# reference: bucket aggregations answer {"buckets": [...]} (terms also
+# doc_count_error_upper_bound and sum_other_doc_count), each bucket with key,
+# doc_count and its sub-aggregations; date_histogram keys are epoch
+# milliseconds with key_as_string in the field's format; metric
+# aggregations answer {"value": x} (null for avg/min/max over no values).
+
+UNIT_MS = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000}
+CALENDAR = {"minute": "1m", "1m": "1m", "hour": "1h", "1h": "1h", "day": "1d", "1d": "1d"}
+
+
+def _interval_ms(text, what):
+    m = re.match(r"^([+-]?\d+)(ms|s|m|h|d)$", str(text).strip())
+    if not m:
+        raise EsError(400, "illegal_argument_exception",
+                      "failed to parse setting [%s] with value [%s] as a time value: unit is "
+                      "missing or unrecognized" % (what, text))
+    return int(m.group(1)) * UNIT_MS[m.group(2)]
+
+
+def field_spec(ixs, field):
+    """The mapping of field in the first of ixs that maps it (or None)."""
+    for ix in ixs:
+        cur = ix.mappings.get("properties", {})
+        spec = None
+        for part in field.split("."):
+            spec = cur.get(part) if isinstance(cur, dict) else None
+            if spec is None:
+                break
+            cur = spec.get("properties", {})
+        if spec is not None:
+            return spec
+    return None
+
+
+def _values(src, field):
+    v = get_field(src or {}, field)
+    if v is None:
+        return []
+    return [x for x in (v if isinstance(v, list) else [v]) if x is not None]
+
+
+def date_ms(v, spec):
+    """Epoch milliseconds of a date value as the field's format reads it."""
+    fmts = str((spec or {}).get("format", "strict_date_optional_time||epoch_millis")).split("||")
+    if isinstance(v, str) and not re.match(r"^-?\d+(\.\d+)?$", v):
+        s = v.replace("Z", "+00:00")
+        if "T" not in s and len(s) == 10:
+            s += "T00:00:00+00:00"
+        d = datetime.datetime.fromisoformat(s)
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=datetime.timezone.utc)
+        return int(d.timestamp() * 1000)
+    x = float(v)
+    first_epoch = next((f for f in fmts if f.startswith("epoch_")), "epoch_millis")
+    return int(x * 1000) if first_epoch == "epoch_second" else int(x)
+
+
+def _date_string(ms, spec):
+    fmt = str((spec or {}).get("format", "strict_date_optional_time")).split("||")[0]
+    if fmt == "epoch_second":
+        return str(ms // 1000)
+    if fmt == "epoch_millis":
+        return str(ms)
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+
+
+def _calendar_floor(ms, unit):
+    d = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    if unit == "1m":
+        d = d.replace(second=0, microsecond=0)
+    elif unit == "1h":
+        d = d.replace(minute=0, second=0, microsecond=0)
+    else:
+        d = d.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(d.timestamp() * 1000)
+
+
+def run_aggs(aggs, hits, ixs, flavour):
+    """The "aggregations" object of a search for the (index, id, source) hits."""
+    if not isinstance(aggs, dict):
+        raise EsError(400, "parsing_exception", "Expected [START_OBJECT] under [aggs]")
+    return {name: _one_agg(name, body, hits, ixs, flavour) for name, body in aggs.items()}
+
+
+def _one_agg(name, body, hits, ixs, flavour):
+    if not isinstance(body, dict):
+        raise EsError(400, "parsing_exception", "Expected [START_OBJECT] under [%s]" % name)
+    subs = body.get("aggs", body.get("aggregations")) or {}
+    kinds = [k for k in body if k not in ("aggs", "aggregations", "meta")]
+    if len(kinds) != 1:
+        raise EsError(400, "parsing_exception",
+                      "Expected exactly one aggregation type in [%s], found %s" % (name, kinds))
+    kind = kinds[0]
+    spec = body[kind]
+    field = spec.get("field") if isinstance(spec, dict) else None
+    if kind in ("avg", "sum", "min", "max", "value_count"):
+        xs = []
+        for _ix, _id, src in hits:
+            for v in _values(src, field):
+                try:
+                    xs.append(float(v))
+                except (TypeError, ValueError):
+                    pass
+        if kind == "value_count":
+            return {"value": len(xs)}
+        if kind == "sum":
+            return {"value": float(sum(xs))}
+        if not xs:
+            return {"value": None}
+        return {"value": {"avg": sum(xs) / len(xs), "min": min(xs), "max": max(xs)}[kind]}
+    if kind == "terms":
+        fspec = field_spec(ixs, field) or {}
+        groups = collections.OrderedDict()
+        for h in hits:
+            seen = set()
+            for v in _values(h[2], field):
+                key = v if fspec.get("type") not in ("keyword", None) else str(v) \
+                    if not isinstance(v, bool) else str(v).lower()
+                if isinstance(key, float) and key.is_integer() and fspec.get("type") in (
+                        "long", "integer", "short", "byte"):
+                    key = int(key)
+                if key in seen:
+                    continue
+                seen.add(key)
+                groups.setdefault(key, []).append(h)
+        order = spec.get("order") or {"_count": "desc"}
+        if isinstance(order, list):
+            order = order[0]
+        (okey, odir), = order.items()
+        items = sorted(groups.items(), key=lambda kv: _cmp_val(kv[0]))
+        if okey == "_count":
+            items.sort(key=lambda kv: len(kv[1]), reverse=(odir == "desc"))
+        elif okey == "_key":
+            items.sort(key=lambda kv: _cmp_val(kv[0]), reverse=(odir == "desc"))
+        else:
+            raise EsError(400, "illegal_argument_exception",
+                          "the test server orders terms only by _count or _key")
+        mdc = int(spec.get("min_doc_count", 1))
+        items = [kv for kv in items if len(kv[1]) >= mdc]
+        size = int(spec.get("size", 10))
+        shown, rest = items[:size], items[size:]
+        return {"doc_count_error_upper_bound": 0,
+                "sum_other_doc_count": sum(len(v) for _k, v in rest),
+                "buckets": [dict({"key": k, "doc_count": len(v)},
+                                 **run_aggs(subs, v, ixs, flavour)) for k, v in shown]}
+    if kind == "date_histogram":
+        fspec = field_spec(ixs, field)
+        if "interval" in spec and flavour == "elasticsearch":
+            raise EsError(400, "x_content_parse_exception",
+                          "[1:1] [date_histogram] unknown field [interval]")
+        cal = spec.get("calendar_interval")
+        fixed = spec.get("fixed_interval", spec.get("interval"))
+        if (cal is None) == (fixed is None):
+            raise EsError(400, "illegal_argument_exception",
+                          "Invalid interval specified, must be non-null and non-empty")
+        offset = _interval_ms(spec.get("offset", "0ms"), "offset")
+        if cal is not None:
+            unit = CALENDAR.get(str(cal))
+            if unit is None:
+                raise EsError(400, "illegal_argument_exception",
+                              "The supplied interval [%s] could not be parsed as a calendar "
+                              "interval." % cal)
+            step = UNIT_MS[unit[-1]]
+
+            def floor(ms):
+                return _calendar_floor(ms - offset, unit) + offset
+        else:
+            step = _interval_ms(fixed, "fixed_interval")
+            if step <= 0:
+                raise EsError(400, "illegal_argument_exception", "Zero or negative time interval "
+                              "not supported")
+
+            def floor(ms):
+                return (ms - offset) // step * step + offset
+        groups = {}
+        for h in hits:
+            for v in _values(h[2], field)[:1]:
+                groups.setdefault(floor(date_ms(v, fspec)), []).append(h)
+        mdc = int(spec.get("min_doc_count", 0))
+        keys = sorted(groups)
+        if mdc == 0 and keys:  # empty buckets between the first and the last
+            k, full = keys[0], []
+            while k <= keys[-1]:
+                full.append(k)
+                k = floor(k + step)
+            keys = full
+        buckets = []
+        for k in keys:
+            v = groups.get(k, [])
+            if len(v) < mdc:
+                continue
+            b = {"key_as_string": _date_string(k, fspec), "key": k, "doc_count": len(v)}
+            b.update(run_aggs(subs, v, ixs, flavour))
+            buckets.append(b)
+        return {"buckets": buckets}
+    raise EsError(400, "unknown_named_object_exception",
+                  "[1:1] unknown aggregation type [%s] (the test server has date_histogram, "
+                  "terms, avg, sum, min, max, value_count)" % kind)
+
 def query_from_q(q):
     """q=field:value (one term, or *)."""
     if not q or q == "*":
@@ -1108,6 +1332,7 @@ class App:
         self.flavour = flavour
         self.version = version or ("8.15.0" if flavour == "elasticsearch" else "2.17.0")
         self.store = Store(flavour, keep_source)
+        self.store.version = tuple(int(x) for x in self.version.split(".")[:2])
         self.stats = Stats()
         self.max_content_length = max_content_length
         self.user, self.password, self.api_key = user, password, api_key
@@ -1538,6 +1763,12 @@ class App:
                 if not names:
                     raise EsError(404, "resource_not_found_exception",
                                   "%s matching [%s] not found" % (what, name))
+                users = sorted(t for t, tb in store.templates.items() for n in names
+                               if comp and n in (tb.get("composed_of") or []))
+                if users:
+                    raise EsError(400, "illegal_argument_exception",
+                                  "component templates %s cannot be removed as they are still "
+                                  "in use by index templates %s" % (json.dumps(names), users))
                 for n in names:
                     del table[n]
                 return 200, {"acknowledged": True}
@@ -1683,8 +1914,12 @@ class App:
             total = {"value": int(tth), "relation": "gte"}
         out = [{"_index": ix.name, "_id": did, "_score": 1.0, "_source": src}
                for ix, did, src in hits[frm:frm + size]]
-        return 200, {"took": 1, "timed_out": False, "_shards": shards,
-                     "hits": {"total": total, "max_score": 1.0 if out else None, "hits": out}}
+        resp = {"took": 1, "timed_out": False, "_shards": shards,
+                "hits": {"total": total, "max_score": 1.0 if out else None, "hits": out}}
+        aggs = body.get("aggs", body.get("aggregations"))
+        if aggs is not None:
+            resp["aggregations"] = run_aggs(aggs, hits, ixs, self.store.flavour)
+        return 200, resp
 
     # -- control --
 

@@ -6,7 +6,9 @@ Starts the server in this process (Elasticsearch and OpenSearch flavours, one
 with basic auth) on free ports and checks each behaviour the end-to-end test
 relies on against the response shapes of the Elasticsearch 8 / OpenSearch 2
 reference: _bulk per-item results and 409 on create, mapping checks,
-templates, data streams, _count/_search, and every fault mode. Standard
+templates, @custom component templates (ignore_missing_component_templates
+by version and flavour), data streams, _count/_search with the aggregations
+of VacMon's query, and every fault mode. Standard
 library only; prints one line per check and `N passed, M failed`.
 """
 
@@ -453,9 +455,138 @@ def test_tls():
         shutil.rmtree(os.path.dirname(pki["ca"]), ignore_errors=True)
 
 
+
+def test_components_and_aggs():
+    """@custom component templates as Elasticsearch 8.7+, 8.6 and OpenSearch treat
+    them, and the aggregations of a VacMon query, with literal expected answers."""
+    app = es_server.App("elasticsearch")
+    port, _ = app.start(0, None)
+    old = es_server.App("elasticsearch", version="8.6.2")
+    oport, _ = old.start(0, None)
+    osa = es_server.App("opensearch")
+    osport, _ = osa.start(0, None)
+    c, co, cs = Client(port), Client(oport), Client(osport)
+    tpl = {"index_patterns": ["f-*"], "priority": 200, "composed_of": ["f@custom"],
+           "template": {"mappings": {"dynamic": False, "properties": {
+               "site": {"type": "keyword"}, "running_processors": {"type": "long"},
+               "time_received": {"type": "date", "format": "epoch_second"}}}}}
+    try:
+        for cl, what in ((c, "Elasticsearch 8.15"), (co, "Elasticsearch 8.6"),
+                         (cs, "OpenSearch 2")):
+            st, body, _ = cl.req("GET", "/_component_template/f@custom")
+            check("%s: GET of a missing component template -> 404 "
+                  "resource_not_found_exception" % what,
+                  st == 404 and body["error"]["type"] == "resource_not_found_exception",
+                  (st, body))
+            st, body, _ = cl.req("PUT", "/_index_template/f", tpl)
+            check("%s: an index template composing a missing component -> 400 "
+                  "invalid_index_template_exception" % what,
+                  st == 400 and body["error"]["type"] == "invalid_index_template_exception"
+                  and "f@custom" in body["error"]["reason"], (st, body))
+            st, body, _ = cl.req("PUT", "/_index_template/f",
+                                 dict(tpl, ignore_missing_component_templates=["f@custom"]))
+            if cl is c:
+                check("%s: ignore_missing_component_templates [f@custom] lets it in" % what,
+                      st == 200, (st, body))
+                cl.req("DELETE", "/_index_template/f")
+                st, body, _ = cl.req("PUT", "/_index_template/f", dict(
+                    tpl, ignore_missing_component_templates=["other@custom"]))
+                check("%s: ignore_missing_component_templates naming another component does "
+                      "not" % what, st == 400, (st, body))
+            else:
+                check("%s: ignore_missing_component_templates is an unknown field (400 "
+                      "x_content_parse_exception)" % what,
+                      st == 400 and body["error"]["type"] == "x_content_parse_exception"
+                      and "ignore_missing_component_templates" in body["error"]["reason"],
+                      (st, body))
+            st, body, _ = cl.req("PUT", "/_component_template/f@custom", {
+                "template": {}, "_meta": {"description": "site settings"}})
+            check("%s: an empty component template is accepted" % what, st == 200, (st, body))
+            st, body, _ = cl.req("PUT", "/_index_template/f", tpl)
+            check("%s: then the index template composing it is accepted" % what, st == 200,
+                  (st, body))
+            st, body, _ = cl.req("GET", "/_component_template/f@custom")
+            check("%s: GET of the component template -> 200 with its body" % what,
+                  st == 200 and body["component_templates"][0]["name"] == "f@custom"
+                  and body["component_templates"][0]["component_template"]["template"] == {},
+                  body)
+            st, body, _ = cl.req("DELETE", "/_component_template/f@custom")
+            check("%s: a component template in use cannot be deleted (400)" % what,
+                  st == 400 and "in use by index templates" in body["error"]["reason"],
+                  (st, body))
+        # The site's setting in the component reaches new indices.
+        c.req("PUT", "/_component_template/f@custom",
+              {"template": {"settings": {"index": {"number_of_replicas": 2}}}})
+        c.bulk(ndjson("f-1", [("a", {"site": "S1", "running_processors": 4,
+                                     "time_received": 1795400100})]))
+        st, body, _ = c.req("GET", "/f-1")
+        check("a site setting in the @custom component reaches the new index",
+              st == 200 and body["f-1"]["settings"]["index"].get("index", {}).get(
+                  "number_of_replicas", body["f-1"]["settings"]["index"].get(
+                      "number_of_replicas")) == 2, body)
+        # Aggregations: time_received 1795400100 = 2026-11-23T02:15:00Z.
+        c.bulk(ndjson("f-1", [
+            ("b", {"site": "S1", "running_processors": 8, "time_received": 1795400160}),
+            ("c", {"site": "S2", "running_processors": 10, "time_received": 1795400170}),
+            ("d", {"site": "S2", "time_received": 1795400500}),
+            ("e", {"site": "S1", "running_processors": 1, "time_received": 1795401000})]))
+        q = {"size": 0, "query": {"range": {"time_received": {"gte": 1795400000,
+                                                              "lte": 1795401000}}},
+             "aggs": {"t": {"date_histogram": {"field": "time_received",
+                                               "fixed_interval": "300s", "offset": "100s",
+                                               "min_doc_count": 1},
+                            "aggs": {"s": {"terms": {"field": "site", "size": 99999},
+                                           "aggs": {"rp": {"avg": {
+                                               "field": "running_processors"}}}}}}}}
+        st, body, _ = c.req("POST", "/f-*/_search", q)
+        want = {"t": {"buckets": [
+            {"key_as_string": "1795399900", "key": 1795399900000, "doc_count": 3,
+             "s": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": [
+                 {"key": "S1", "doc_count": 2, "rp": {"value": 6.0}},
+                 {"key": "S2", "doc_count": 1, "rp": {"value": 10.0}}]}},
+            {"key_as_string": "1795400500", "key": 1795400500000, "doc_count": 1,
+             "s": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": [
+                 {"key": "S2", "doc_count": 1, "rp": {"value": None}}]}},
+            {"key_as_string": "1795400800", "key": 1795400800000, "doc_count": 1,
+             "s": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": [
+                 {"key": "S1", "doc_count": 1, "rp": {"value": 1.0}}]}}]}}
+        check("VacMon's query: date_histogram (300 s, offset, min_doc_count 1) > terms site > "
+              "avg running_processors, as documented (avg of no values is null)",
+              st == 200 and body.get("aggregations") == want
+              and body["hits"]["total"]["value"] == 5, body.get("aggregations"))
+        st, body, _ = c.req("POST", "/f-*/_search", {"size": 0, "aggs": {"t": {
+            "date_histogram": {"field": "time_received", "fixed_interval": "300s"}}}})
+        got = [(b["key"], b["doc_count"]) for b in body["aggregations"]["t"]["buckets"]]
+        check("date_histogram with min_doc_count 0 (the default) fills empty buckets",
+              got == [(1795400100000, 3), (1795400400000, 1), (1795400700000, 0),
+                      (1795401000000, 1)], got)
+        st, body, _ = c.req("POST", "/f-*/_search", {"size": 0, "aggs": {
+            "n": {"terms": {"field": "site", "size": 1}},
+            "s": {"sum": {"field": "running_processors"}},
+            "x": {"max": {"field": "running_processors"}}}})
+        a = body.get("aggregations", {})
+        check("terms size 1 (doc_count desc), sum, max",
+              a == {"n": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 2,
+                          "buckets": [{"key": "S1", "doc_count": 3}]},
+                    "s": {"value": 23.0}, "x": {"value": 10.0}}, a)
+        st, body, _ = c.req("POST", "/f-*/_search", {"size": 0, "aggs": {"t": {
+            "date_histogram": {"field": "time_received", "interval": "300s"}}}})
+        check("Elasticsearch 8 refuses date_histogram's removed \"interval\"",
+              st == 400 and "interval" in body["error"]["reason"], body)
+        st, body, _ = c.req("POST", "/f-*/_search", {"size": 0, "aggs": {"t": {
+            "date_histogram": {"field": "time_received", "calendar_interval": "1d"}}}})
+        got = [(b["key_as_string"], b["doc_count"]) for b in body["aggregations"]["t"]["buckets"]]
+        check("calendar_interval 1d: one bucket at the UTC midnight", got == [
+            ("1795392000", 5)], got)
+    finally:
+        app.stop()
+        old.stop()
+        osa.stop()
+
+
 def main():
     t0 = time.time()
-    for fn in (test_elasticsearch, test_opensearch, test_tls):
+    for fn in (test_elasticsearch, test_opensearch, test_tls, test_components_and_aggs):
         try:
             fn()
         except Exception:

@@ -115,6 +115,56 @@ static void test_event_json_exact(void **state) {
   }
 }
 
+/* A lifecycle notification (type vacquery_machine_state): the machine and
+ * its states are top-level fields of the event document, where the events
+ * template maps machine as keyword (and the states, strings, as keyword
+ * through its strings_as_keyword dynamic template), so a term query on
+ * machine finds it. */
+static void test_lifecycle_event_json(void **state) {
+  (void)state;
+  static const es_field_t meta[] = {
+      {.key = "event", .kind = ES_VAL_STRING, .v.s = "machine_state"},
+      {.key = "site", .kind = ES_VAL_STRING, .v.s = "UKI-NORTHGRID-MAN-HEP"},
+      {.key = "factory",
+       .kind = ES_VAL_STRING,
+       .v.s = "vac101.tier2.hep.manchester.ac.uk"},
+      {.key = "machine",
+       .kind = ES_VAL_STRING,
+       .v.s = "vac101-05.tier2.hep.manchester.ac.uk"},
+      {.key = "old_state", .kind = ES_VAL_STRING, .v.s = "Starting"},
+      {.key = "new_state", .kind = ES_VAL_STRING, .v.s = "Running"},
+      {.key = "started_time", .kind = ES_VAL_INT, .v.i = 1542768954},
+  };
+  es_event_t e = {
+      .id =
+          {"UKI-NORTHGRID-MAN-HEP", "vacquery",
+           "vac01_tier2_hep_manchester_ac_uk.vac101_tier2_hep_manchester_ac_uk",
+           "vacquery_machine_state",
+           "lhcb.lhcb-prod.vac101-05_tier2_hep_manchester_ac_uk"},
+      .time_ns = T0,
+      .severity = 4,
+      .message = "machine vac101-05.tier2.hep.manchester.ac.uk: Starting -> "
+                 "Running",
+      .meta = meta,
+      .meta_num = sizeof(meta) / sizeof(meta[0]),
+  };
+  cm_buf_t b = CM_BUF_INIT;
+  assert_int_equal(es_event_json(&b, &e), 0);
+  CHECK_CSTR(
+      "lifecycle", b.data,
+      "{\"@timestamp\":\"2026-11-23T02:15:00.123Z\",\"severity\":\"OKAY\","
+      "\"host\":\"UKI-NORTHGRID-MAN-HEP\",\"plugin\":\"vacquery\","
+      "\"plugin_instance\":\"vac01_tier2_hep_manchester_ac_uk.vac101_tier2_"
+      "hep_manchester_ac_uk\",\"type\":\"vacquery_machine_state\","
+      "\"type_instance\":\"lhcb.lhcb-prod.vac101-05_tier2_hep_manchester_ac_"
+      "uk\",\"message\":\"machine vac101-05.tier2.hep.manchester.ac.uk: "
+      "Starting -> Running\",\"event\":\"machine_state\",\"site\":\"UKI-"
+      "NORTHGRID-MAN-HEP\",\"factory\":\"vac101.tier2.hep.manchester.ac.uk\","
+      "\"machine\":\"vac101-05.tier2.hep.manchester.ac.uk\",\"old_state\":"
+      "\"Starting\",\"new_state\":\"Running\",\"started_time\":1542768954}");
+  cm_buf_free(&b);
+}
+
 static void test_fixed_fields(void **state) {
   (void)state;
   static const struct {
@@ -275,6 +325,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metric_json_exact),
       cmocka_unit_test(test_event_json_exact),
+      cmocka_unit_test(test_lifecycle_event_json),
       cmocka_unit_test(test_fixed_fields),
       cmocka_unit_test(test_index_names),
       cmocka_unit_test(test_timestamp),

@@ -38,8 +38,9 @@ typedef struct {
   int stored[1024];
   size_t nstored;
   int times_stored[MAXDOC];
-  size_t posts, puts;
-  char puts_paths[256];
+  size_t posts, puts, gets;
+  char puts_paths[512];
+  char site_components[256]; /* "path;" of components a site made */
   char resp[65536];
   int logs[4]; /* per es_log_t channel */
   char last_docs_log[1024];
@@ -54,6 +55,18 @@ static int fake_http(void *ctx, const char *method, const char *path,
   if (F.down) {
     snprintf(out->error, sizeof(out->error), "Connection refused");
     return -1;
+  }
+  if (strcmp(method, "GET") == 0) {
+    /* A component template exists once PUT, or when the site made it. */
+    char key[300];
+    snprintf(key, sizeof(key), "%s;", path);
+    F.gets++;
+    bool have = strstr(F.puts_paths, key) != NULL ||
+                strstr(F.site_components, key) != NULL;
+    out->status = have ? 200 : 404;
+    out->body = have ? "{\"component_templates\":[]}" : "{\"status\":404}";
+    out->len = strlen(out->body);
+    return 0;
   }
   if (strcmp(method, "PUT") == 0) {
     F.puts++;
@@ -262,6 +275,39 @@ static void test_delivers_in_batches_in_order(void **state) {
   cleanup();
 }
 
+/* A site's own @custom component template is kept: GET answers 200, so
+ * only the missing one and the index templates are PUT; after an outage
+ * the index templates are PUT again, the components never. */
+static void test_site_component_kept(void **state) {
+  (void)state;
+  es_sender_t *s = make(4, 0, 1, 0);
+  snprintf(F.site_components, sizeof(F.site_components),
+           "/_component_template/t-events@custom;");
+  assert_int_equal(es_sender_templates(s), 0);
+  CHECK_CSTR("first", F.puts_paths,
+             "/_component_template/t-metrics@custom;"
+             "/_index_template/t-metrics;/_index_template/t-events;");
+  CHECK_INT("gets", F.gets, 2);
+  F.down = 1;
+  enqueue(s, 0, 1);
+  double until = 0;
+  CHECK_INT("tried", es_sender_step(s, true, &until), ES_STEP_WORKED);
+  CHECK_INT("down", es_sender_step(s, true, &until), ES_STEP_BACKOFF);
+  assert_true(es_sender_down(s));
+  F.down = 0;
+  F.now = until;
+  F.puts_paths[0] = '\0';
+  snprintf(F.site_components, sizeof(F.site_components),
+           "/_component_template/t-events@custom;"
+           "/_component_template/t-metrics@custom;");
+  assert_int_equal(run(s), ES_STEP_IDLE);
+  CHECK_CSTR("again", F.puts_paths,
+             "/_index_template/t-metrics;/_index_template/t-events;");
+  CHECK_INT("gets", F.gets, 4);
+  es_sender_free(s);
+  cleanup();
+}
+
 static void test_outage_spools_then_replays_in_order(void **state) {
   (void)state;
   es_sender_t *s = make(4, 0, 1, 0);
@@ -292,6 +338,8 @@ static void test_outage_spools_then_replays_in_order(void **state) {
   enqueue(s, 8, 10);
   assert_int_equal(run(s), ES_STEP_IDLE);
   CHECK_CSTR("templates", F.puts_paths,
+             "/_component_template/t-metrics@custom;"
+             "/_component_template/t-events@custom;"
              "/_index_template/t-metrics;/_index_template/t-events;");
   CHECK_CSTR("stored", stored(), "0,1,2,3,4,5,6,7,8,9");
   CHECK_INT("spool empty", es_sender_spool_bytes(s), 0);
@@ -467,6 +515,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_delivers_in_batches_in_order, setup),
       cmocka_unit_test_setup(test_outage_spools_then_replays_in_order, setup),
+      cmocka_unit_test_setup(test_site_component_kept, setup),
       cmocka_unit_test_setup(test_413_splits_and_400_dead_letters_alone, setup),
       cmocka_unit_test_setup(test_429_and_503_back_off_then_store_once, setup),
       cmocka_unit_test_setup(test_partial_failures, setup),

@@ -104,7 +104,8 @@ static const char vs_usage[] =
     "  SITE VO', 'machinetype MT', 'space SITE SPACE', each followed by\n"
     "  'running_processors N running_machines N' (last values reported),\n"
     "  'finished SITE VO MT machines N wall_seconds N' (all machine_status);\n"
-    "  with --respond 'slots SITE STATE machines N' and responder_* counts;\n"
+    "  with --respond 'slots SITE STATE machines N', 'finished_polled SITE VO\n"
+    "  MT machines N wall_seconds N' (seen by polling only), responder_*;\n"
     "  then send_errors N, elapsed_seconds F, rate_achieved F. VO 'none'\n"
     "  means no fqan (last machinetype of every 3rd factory, all Vcycle\n"
     "  machines). File mode prints sent_messages and send_errors only.\n"
@@ -753,7 +754,7 @@ static void vs_run(int fd, double rate, double duration,
 /* One summary contribution; key (the line's start) is owned, malloc'd. */
 typedef struct {
   int kind; /* 0 site, 1 vo, 2 site_vo, 3 machinetype, 4 space, 5 finished,
-               6 slots */
+               6 slots, 7 finished_polled */
   char *key;
   long long a, b;
 } vs_ent_t;
@@ -856,7 +857,7 @@ static void vs_print_fleet(FILE *out, const vs_fleet_t *g, const vs_agg_t *agg,
       a += agg->v[i].a;
       b += agg->v[i].b;
     }
-    if (e->kind == 5)
+    if (e->kind == 5 || e->kind == 7)
       fprintf(out, "%s machines %lld wall_seconds %lld\n", e->key, a, b);
     else if (e->kind == 6)
       fprintf(out, "%s machines %lld\n", e->key, a);
@@ -1137,8 +1138,9 @@ static void vs_respond_run(vs_resp_t *r, const vs_opts_t *o, vs_fleet_t *g,
   free(pf);
 }
 
-/* Adds the slots of every Vac factory at time now, by site and state, to
- * the summary. Returns nothing. */
+/* Adds the slots of every Vac factory at time now, by site and state, and
+ * its finished machines that only polling shows (the Shut down slots with a
+ * machinetype that were never pushed) to the summary. Returns nothing. */
 static void vs_resp_agg(const vs_resp_t *r, const vs_opts_t *o, vs_agg_t *agg) {
   long long now = (long long)time(NULL);
   for (long i = 0; i < r->nfac; i++) {
@@ -1150,6 +1152,10 @@ static void vs_resp_agg(const vs_resp_t *r, const vs_opts_t *o, vs_agg_t *agg) {
       vs_slot(o, &f, k, now, r->t0, r->finish_at, &s);
       vs_agg_add(agg, 6, 1, 0, "slots %s %s", f.site_name,
                  vs_state_keys[s.state]);
+      if (s.state == VS_SHUT_DOWN && !s.empty && k > 0) /* never pushed */
+        vs_agg_add(agg, 7, 1, s.heartbeat - s.started,
+                   "finished_polled %s %s %s", f.site_name,
+                   s.t.fqan ? s.t.vo : "none", s.t.name);
     }
   }
 }

@@ -1231,7 +1231,7 @@ static int vq_shutdown(void) {
   vq_plugin_t *vp = vq_instance;
   if (vp == NULL)
     return 0;
-  vqp_shutdown(); /* first: the poller counts into the fleet */
+  vqp_stop(); /* first: the poller counts into the fleet */
   atomic_store(&vp->stopping, true);
   if (vp->threads_running) {
     uint64_t one = 1;
@@ -1243,6 +1243,7 @@ static int vq_shutdown(void) {
     vp->threads_running = false;
     vq_final_totals(vp);
   }
+  vqp_shutdown(); /* after the worker: it asks the poller's slot table */
   for (size_t i = 0; i < vp->sockets_num; i++)
     close(vp->sockets[i].fd);
   vp->sockets_num = 0;

@@ -105,7 +105,8 @@ static struct {
   /* state */
   int fds[2]; /* AF_INET, AF_INET6; -1 when not open */
   pthread_t thread;
-  bool running;
+  bool running; /* started: the slot table answers vqp_push_finish() */
+  bool stopped; /* the thread has ended (vqp_stop) */
   atomic_bool stopping;
   pthread_mutex_t lock; /* factories, the maps and slots */
   vqp_factory_t **factories;
@@ -848,12 +849,18 @@ int vqp_init(void) {
   return 0;
 }
 
-void vqp_shutdown(void) {
-  if (vqp.running) {
+void vqp_stop(void) {
+  if (vqp.running && !vqp.stopped) {
     atomic_store(&vqp.stopping, true);
     pthread_join(vqp.thread, NULL);
+    vqp.stopped = true;
   }
+}
+
+void vqp_shutdown(void) {
+  vqp_stop();
   pthread_mutex_lock(&vqp.lock);
+  vqp.stopped = false;
   vqp.running = false;
   for (int i = 0; i < 2; i++) {
     if (vqp.fds[i] >= 0)

@@ -27,6 +27,11 @@ int vqp_config(oconfig_item_t *c);
  * the query socket, starts the thread). Returns 0 or -1 (logged). */
 int vqp_init(void);
 
+/* Stops the thread; the slot table still answers vqp_push_finish() (the
+ * worker counts its waiting machines at shutdown). Safe when never
+ * started. */
+void vqp_stop(void);
+
 /* Stops the thread and frees everything. Safe when never started. */
 void vqp_shutdown(void);
 

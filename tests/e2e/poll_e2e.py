@@ -268,6 +268,39 @@ class PollE2E:
         CK.check("collectd is still running", self.cd.alive(), self.cd.tail())
 
 
+# A bad poll option stops collectd with an error naming it (collectd -T).
+BAD_OPTIONS = [
+    ("PollInterval 1", "PollInterval: 1 is out of range [5, 86400]"),
+    ("PollTimeout 0", "PollTimeout: 0 is out of range [0.1, 60]"),
+    ("PollRate 0", "PollRate: 0 is out of range [1, 100000]"),
+    ("PollPort 70000", "PollPort: 70000 is out of range [1, 65535]"),
+    ("MaxSlots 0", "MaxSlots: 0 is out of range [1, 1e+08]"),
+    ("Poll maybe", 'invalid option "Poll"'),
+    ("PollFactory 42", "PollFactory needs a host and an optional space"),
+    ('PollFactory "no-such-host.invalid"', 'PollFactory "no-such-host.invalid"'),
+    ('PollSource "192.0.2.77"', 'PollSource "192.0.2.77": bind'),
+]
+
+
+def config_errors(tmp):
+    for i, (line, want) in enumerate(BAD_OPTIONS):
+        d = os.path.join(tmp, "bad%d" % i)
+        os.makedirs(d, exist_ok=True)
+        conf = os.path.join(d, "collectd.conf")
+        with open(conf, "w") as f:
+            f.write(e2e.collectd_conf(d, "bad", os.path.join(d, "log"), 1, "/bad", [
+                'Listen "127.0.0.1" "%d"' % e2e.free_udp_port(), "Poll true", line]))
+        r = subprocess.run([e2e.COLLECTD, "-T", "-C", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=30)
+        try:
+            with open(os.path.join(d, "log")) as f:
+                out = r.stdout + f.read()
+        except OSError:
+            out = r.stdout
+        CK.check("`%s` stops start-up with an error naming it" % line,
+                 r.returncode != 0 and want in out, (r.returncode, out[-300:]))
+
+
 def main():
     state = {}
 
@@ -276,7 +309,7 @@ def main():
             raise RuntimeError("%s is not built" % e2e.VQ_SEND)
         t = state["t"] = PollE2E(tmp)
         t.start()
-        return [("slots", t.slots_section), ("lifecycle", t.lifecycle_section),
+        return [("config errors", lambda: config_errors(tmp)), ("slots", t.slots_section), ("lifecycle", t.lifecycle_section),
                 ("dedup", t.dedup_section), ("counters", t.counters_section)]
 
     def finish():

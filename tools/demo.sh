@@ -54,6 +54,9 @@ if [ "$poll" != no ] && ! grep -aq PollPort "$build/.libs/vacquery.so"; then
   echo "demo: this vacquery plugin cannot poll; the fleet is not polled"
   poll=no
 fi
+# A finished Vac machine waits this long for the machinetype_status that
+# names its outcome (collectd-vacquery(5) OutcomeWait) before it counts.
+outcome_wait=10
 respond=()
 poll_conf=""
 if [ "$poll" != no ]; then
@@ -121,6 +124,7 @@ LoadPlugin vacquery
   Listen "127.0.0.1" "$port"
   RateLimit 0
   ReportInterval 60
+  OutcomeWait $outcome_wait
 $poll_conf
 </Plugin>
 $include
@@ -149,13 +153,15 @@ if [ "$graphite" != no ]; then
 else
   # With responders: the cycles go out first, then the factories answer
   # three poll rounds (one machine per factory finishing after the first).
-  [ "$poll" != no ] && respond+=(--finish-after 8 --duration 18)
+  [ "$poll" != no ] && respond+=(--finish-after 8 --duration 20)
   echo "demo: sending a simulated fleet${respond:+, answering machines_query on 127.0.0.2... port $rport}"
   "$build/tools/vacquery-send" -H 127.0.0.1 -p "$port" --fleet "${fleet[@]}" \
     --cycles "${CYCLES:-3}" --rate "${RATE:-500}" "${respond[@]}" --summary-file "$out/sent.txt" |
     grep -E '^(sent_|send_errors|rate_achieved|responder_)'
 fi
-sleep 5 # two read intervals: counters and totals reach the writers
+# Vac's finished machines wait OutcomeWait for their code, then two read
+# intervals: counters and totals reach the writers.
+sleep $((outcome_wait + 5))
 
 if [ "$graphite" != no ]; then
   loader="$top/graphs/graphite/vacmon-graphite"

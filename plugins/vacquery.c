@@ -26,6 +26,8 @@
  *   MaxMachinetypes 100000        # factory/machinetype pairs, likewise
  *   MaxFinishedSeries 200000      # finished-machine series, likewise
  *   ForgetAfter 604800            # s of silence before a factory is forgotten
+ *   Poll false                    # and the other Poll* options, MaxSlots:
+ *                                 # plugins/vacquery_poll.c
  * </Plugin>
  *
  * One receive thread (recvmmsg on every socket, then hand off) and one
@@ -1205,6 +1207,8 @@ static int vq_init(void) {
     ERROR(VQ_PLUGIN " plugin: out of memory or file descriptors at start.");
     return -1;
   }
+  if (vqp_init() != 0) /* the poller, before the threads that ask it */
+    return -1;
   if (plugin_thread_create(&vp->work_thread, vq_work_main, vp,
                            "vacquery work") != 0) {
     ERROR(VQ_PLUGIN " plugin: cannot start the worker thread: %s", STRERRNO);
@@ -1219,8 +1223,6 @@ static int vq_init(void) {
     return -1;
   }
   vp->threads_running = true;
-  if (vqp_init() != 0)
-    return -1;
   /* The read callback gets the instance as its user_data (not freed by
    * collectd: vq_shutdown frees the instance). */
   user_data_t ud = {.data = vp, .free_func = NULL};

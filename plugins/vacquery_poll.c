@@ -105,8 +105,8 @@ static struct {
   /* state */
   int fds[2]; /* AF_INET, AF_INET6; -1 when not open */
   pthread_t thread;
-  bool running; /* started: the slot table answers vqp_push_finish() */
-  bool stopped; /* the thread has ended (vqp_stop) */
+  atomic_bool running; /* started: the slot table answers vqp_push_finish() */
+  bool stopped;        /* the thread has ended (vqp_stop) */
   atomic_bool stopping;
   pthread_mutex_t lock; /* factories, the maps and slots */
   vqp_factory_t **factories;
@@ -332,7 +332,8 @@ static void vqp_rebuild_addr(void) {
 }
 
 void vqp_learn(const vq_message_t *m, const struct sockaddr *from) {
-  if (!vqp.running || !vqp.learn || from == NULL || m->type != VQ_MSG_FACTORY)
+  if (!atomic_load(&vqp.running) || !vqp.learn || from == NULL ||
+      m->type != VQ_MSG_FACTORY)
     return;
   vq_str_t dv = m->str[VQ_S_DAEMON_VERSION], fac = m->str[VQ_S_FACTORY];
   vq_str_t space = m->str[VQ_S_SPACE], site = m->str[VQ_S_SITE];
@@ -360,7 +361,7 @@ void vqp_learn(const vq_message_t *m, const struct sockaddr *from) {
 }
 
 int vqp_push_finish(const vq_message_t *m) {
-  if (!vqp.running)
+  if (!atomic_load(&vqp.running))
     return 1;
   vq_str_t fac = m->str[VQ_S_FACTORY];
   int r = 1;
@@ -376,12 +377,12 @@ int vqp_push_finish(const vq_message_t *m) {
 }
 
 bool vqp_enabled(void) {
-  return vqp.running;
+  return atomic_load(&vqp.running);
 }
 
 void vqp_dispatch_finished(const vq_out_notif_t *n, const char *source,
                            cdtime_t t) {
-  if (!vqp.running || source == NULL) {
+  if (!atomic_load(&vqp.running) || source == NULL) {
     vq_dispatch_notif(n, t);
     return;
   }
@@ -825,7 +826,7 @@ static void *vqp_main(void *arg) {
  * -------------------------------------------------------------- */
 
 int vqp_init(void) {
-  if (!vqp.enabled || vqp.running)
+  if (!vqp.enabled || atomic_load(&vqp.running))
     return 0;
   vqp.by_name = cm_htab_create();
   vqp.slots = vq_slots_create(vqp.max_slots);
@@ -842,7 +843,7 @@ int vqp_init(void) {
     ERROR(VQP "cannot start the poll thread: %s", STRERRNO);
     return -1;
   }
-  vqp.running = true;
+  atomic_store(&vqp.running, true);
   INFO(VQP "polling %zu configured factories%s every %.0f s on port %d.",
        vqp.factories_num, vqp.learn ? " and those heard from" : "",
        vqp.interval, vqp.port);
@@ -850,7 +851,7 @@ int vqp_init(void) {
 }
 
 void vqp_stop(void) {
-  if (vqp.running && !vqp.stopped) {
+  if (atomic_load(&vqp.running) && !vqp.stopped) {
     atomic_store(&vqp.stopping, true);
     pthread_join(vqp.thread, NULL);
     vqp.stopped = true;
@@ -861,7 +862,7 @@ void vqp_shutdown(void) {
   vqp_stop();
   pthread_mutex_lock(&vqp.lock);
   vqp.stopped = false;
-  vqp.running = false;
+  atomic_store(&vqp.running, false);
   for (int i = 0; i < 2; i++) {
     if (vqp.fds[i] >= 0)
       close(vqp.fds[i]);
@@ -890,7 +891,7 @@ void vqp_shutdown(void) {
 }
 
 void vqp_read(cdtime_t now, cdtime_t interval) {
-  if (!vqp.running)
+  if (!atomic_load(&vqp.running))
     return;
   for (int i = 0; i < VQP_COUNTERS; i++) {
     double v = (double)atomic_load(&vqp.counters[i]);

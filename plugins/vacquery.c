@@ -185,8 +185,7 @@ static vq_plugin_t *vq_instance_get(void) {
 
 /* Returns the number value of a one-number option in [min, max], or -1
  * (after logging an error naming the option). */
-static int vq_config_number(oconfig_item_t *ci, double min, double max,
-                            double *out) {
+int vq_config_number(oconfig_item_t *ci, double min, double max, double *out) {
   double v;
   char err[256];
   if (cf_util_get_double(ci, &v) != 0)

@@ -132,20 +132,6 @@ static void vqp_count(vqp_counter_t c) {
 
 /* ---- configuration ---------------------------------------------------- */
 
-/* Reads a number option in [min, max]. Returns 0 or -1 (logged). */
-static int vqp_number(oconfig_item_t *c, double min, double max, double *out) {
-  double v;
-  char err[256];
-  if (cf_util_get_double(c, &v) != 0)
-    return -1;
-  if (cm_option_range(c->key, v, min, max, err, sizeof(err)) != 0) {
-    ERROR(VQP "%s", err);
-    return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 /* Handles `PollFactory host [space]'. Returns 0 or -1. */
 static int vqp_config_factory(oconfig_item_t *c) {
   if (c->values_num < 1 || c->values_num > 2 ||
@@ -182,18 +168,18 @@ int vqp_config(oconfig_item_t *c) {
   if (strcasecmp("PollLearn", c->key) == 0)
     return cf_util_get_boolean(c, &vqp.learn) == 0 ? 0 : -1;
   if (strcasecmp("PollInterval", c->key) == 0)
-    return vqp_number(c, 5, 86400, &vqp.interval);
+    return vq_config_number(c, 5, 86400, &vqp.interval);
   if (strcasecmp("PollTimeout", c->key) == 0)
-    return vqp_number(c, 0.1, 60, &vqp.timeout);
+    return vq_config_number(c, 0.1, 60, &vqp.timeout);
   if (strcasecmp("PollRate", c->key) == 0)
-    return vqp_number(c, 1, 100000, &vqp.rate);
+    return vq_config_number(c, 1, 100000, &vqp.rate);
   if (strcasecmp("PollPort", c->key) == 0) {
-    status = vqp_number(c, 1, 65535, &d);
+    status = vq_config_number(c, 1, 65535, &d);
     vqp.port = (int)d;
     return status;
   }
   if (strcasecmp("MaxSlots", c->key) == 0) {
-    status = vqp_number(c, 1, 1e8, &d);
+    status = vq_config_number(c, 1, 1e8, &d);
     vqp.max_slots = (size_t)d;
     return status;
   }

@@ -62,6 +62,10 @@ void vqp_read(cdtime_t now, cdtime_t interval);
 /* ---- provided by vacquery.c -----------------------------------------------
  */
 
+/* Reads the one-number option ci into *out when it is in [min, max].
+ * Returns 0, or -1 after logging an error naming the option. */
+int vq_config_number(oconfig_item_t *ci, double min, double max, double *out);
+
 /* Dispatches one value list (see vacquery.c). */
 void vq_dispatch(const char *host, const char *plugin_instance,
                  const vq_type_t *type, const char *type_instance,

@@ -789,6 +789,8 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
   return VQ_OK;
 }
 
+/* Counts a finished machine that the poller decided (see vacquery_poll.h):
+ * no SiteCookie check, its cookie is the poll's. */
 void vq_finished_polled(const vq_message_t *m, const struct sockaddr *from,
                         cdtime_t time) {
   vq_plugin_t *vp = vq_instance;

@@ -39,27 +39,31 @@ typedef struct {
  * more (test_types checks the worst case).
  */
 typedef enum {
-  VQ_TYPE_FACTORY = 0,     /* vacquery_factory: running now, load */
-  VQ_TYPE_CAPACITY,        /* vacquery_capacity: max_*, boot_time */
-  VQ_TYPE_MEMORY,          /* vacquery_memory: memory and swap */
-  VQ_TYPE_DISK,            /* vacquery_disk: root and daemon disk */
-  VQ_TYPE_HEARTBEAT,       /* vacquery_heartbeat: the *_heartbeat_time */
-  VQ_TYPE_MT,              /* vacquery_mt: running now, per machinetype */
-  VQ_TYPE_MT_LIMITS,       /* vacquery_mt_limits: the machinetype's limits */
-  VQ_TYPE_MT_INFO,         /* vacquery_mt_info: fizzles, machinetype count */
-  VQ_TYPE_FINISHED,        /* vacquery_finished: finished machine counters */
-  VQ_TYPE_SITE,            /* vacquery_site: factories known and stale */
-  VQ_TYPE_STATS,           /* vacquery_stats: the receiver's own counters */
-  VQ_TYPE_ACCEPTED,        /* vacquery_accepted-<message type> */
-  VQ_TYPE_REJECTED,        /* vacquery_rejected-<reason> */
-  VQ_TYPE_QUEUE,           /* vacquery_queue: hand-off queue length */
-  VQ_TYPE_BAD_FIELD,       /* vacquery_bad_field-<field>: values dropped */
-  VQ_TYPE_JOIN,            /* vacquery_join: Vac outcome join counters */
-  VQ_TYPE_MACHINE,         /* vacquery_machine: one polled slot's use */
-  VQ_TYPE_MACHINE_STATE,   /* vacquery_machine_state: its state and ages */
-  VQ_TYPE_SLOTS,           /* vacquery_slots: slots per state per machinetype */
-  VQ_TYPE_POLL,            /* vacquery_poll-<counter>: the poller's counters */
-  VQ_TYPE_FINISHED_SOURCE, /* vacquery_finished_source-<push|poll> */
+  VQ_TYPE_FACTORY = 0, /* vacquery_factory: running now, load */
+  VQ_TYPE_CAPACITY,    /* vacquery_capacity: max_*, boot_time */
+  VQ_TYPE_MEMORY,      /* vacquery_memory: memory and swap */
+  VQ_TYPE_DISK,        /* vacquery_disk: root and daemon disk */
+  VQ_TYPE_HEARTBEAT,   /* vacquery_heartbeat: the *_heartbeat_time */
+  VQ_TYPE_MT,          /* vacquery_mt: running now, per machinetype */
+  VQ_TYPE_MT_LIMITS,   /* vacquery_mt_limits: the machinetype's limits */
+  VQ_TYPE_MT_INFO,     /* vacquery_mt_info: fizzles, machinetype count */
+  VQ_TYPE_FINISHED,    /* vacquery_finished: finished machine counters */
+  VQ_TYPE_SITE,        /* vacquery_site: factories known and stale */
+  VQ_TYPE_STATS,       /* vacquery_stats: the receiver's own counters */
+  VQ_TYPE_ACCEPTED,    /* vacquery_accepted-<message type> */
+  VQ_TYPE_REJECTED,    /* vacquery_rejected-<reason> */
+  VQ_TYPE_QUEUE,       /* vacquery_queue: hand-off queue length */
+  VQ_TYPE_BAD_FIELD,   /* vacquery_bad_field-<field>: values dropped */
+  VQ_TYPE_JOIN,        /* vacquery_join: Vac outcome join counters */
+  /* Polled machine slots (issue 12): vacquery_machine (a slot's use),
+   * vacquery_machine_state (its state and ages), vacquery_slots (slots per
+   * state per machinetype), vacquery_poll-<counter> (the poller's
+   * counters), vacquery_finished_source-<push|poll>. */
+  VQ_TYPE_MACHINE,
+  VQ_TYPE_MACHINE_STATE,
+  VQ_TYPE_SLOTS,
+  VQ_TYPE_POLL,
+  VQ_TYPE_FINISHED_SOURCE,
   VQ_TYPE_COUNT
 } vq_type_id_t;
 

@@ -26,6 +26,8 @@
  *   MaxMachinetypes 100000        # factory/machinetype pairs, likewise
  *   MaxFinishedSeries 200000      # finished-machine series, likewise
  *   ForgetAfter 604800            # s of silence before a factory is forgotten
+ *   Poll false                    # and the other Poll* options, MaxSlots:
+ *                                 # plugins/vacquery_poll.c
  * </Plugin>
  *
  * One receive thread (recvmmsg on every socket, then hand off) and one
@@ -51,6 +53,7 @@
 #include "vacquery/vq_sample.h"
 #include "vacquery/vq_sources.h"
 #include "vacquery/vq_types.h"
+#include "vacquery_poll.h"
 
 #include <netdb.h>
 #include <poll.h>
@@ -182,8 +185,7 @@ static vq_plugin_t *vq_instance_get(void) {
 
 /* Returns the number value of a one-number option in [min, max], or -1
  * (after logging an error naming the option). */
-static int vq_config_number(oconfig_item_t *ci, double min, double max,
-                            double *out) {
+int vq_config_number(oconfig_item_t *ci, double min, double max, double *out) {
   double v;
   char err[256];
   if (cf_util_get_double(ci, &v) != 0)
@@ -360,6 +362,8 @@ static int vq_config(oconfig_item_t *ci) {
               : &vp->conf.max_finished;
       if (status == 0)
         *dst = (size_t)d;
+    } else if ((status = vqp_config(c)) != 1) {
+      /* a Poll option: vacquery_poll.c */
     } else {
       ERROR(VQ_PLUGIN " plugin: unknown option \"%s\".", c->key);
       status = -1;
@@ -604,10 +608,10 @@ static void *vq_recv_main(void *arg) {
 
 /* Dispatches one value list of type t. values holds one double per DS,
  * converted to gauge or derive as the type says. meta is borrowed. */
-static void vq_dispatch(const char *host, const char *plugin_instance,
-                        const vq_type_t *type, const char *type_instance,
-                        const double *values, cdtime_t time, cdtime_t interval,
-                        meta_data_t *meta) {
+void vq_dispatch(const char *host, const char *plugin_instance,
+                 const vq_type_t *type, const char *type_instance,
+                 const double *values, cdtime_t time, cdtime_t interval,
+                 meta_data_t *meta) {
   value_t v[VQ_MAX_DS];
   for (size_t i = 0; i < type->ds_num; i++) {
     if (type->ds[i].kind == VQ_DS_GAUGE)
@@ -664,7 +668,7 @@ static meta_data_t *vq_meta_data(const vq_meta_list_t *l) {
 #define VQ_NSET(field, name) sstrncpy(field, name, sizeof(field))
 
 /* Dispatches the notification on at time. */
-static void vq_dispatch_notif(const vq_out_notif_t *on, cdtime_t time) {
+void vq_dispatch_notif(const vq_out_notif_t *on, cdtime_t time) {
   notification_t n = {.severity = (int)on->severity, .time = time};
   VQ_NSET(n.host, on->id.host);
   VQ_NSET(n.plugin, VQ_OUT_PLUGIN);
@@ -734,6 +738,9 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
   if (r != VQ_OK)
     return r;
 
+  /* A finished machine that the poller counted already is not counted
+   * again (vacquery_poll.c). */
+  bool push = !o->fleet.finished || vqp_push_finish(m);
   pthread_mutex_lock(&vp->fleet_lock);
   /* A machinetype_status is registered under its machinetype's slots. */
   vq_ident_t fid = o->fleet.factory;
@@ -741,7 +748,7 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
     sstrncpy(fid.type_instance, o->lists[0].id.type_instance,
              sizeof(fid.type_instance));
   int back = vq_fleet_seen(vp->fleet, &fid, m, CDTIME_T_TO_DOUBLE(time));
-  int added = back != VQ_FLEET_FULL && o->fleet.finished
+  int added = back != VQ_FLEET_FULL && o->fleet.finished && push
                   ? vq_fleet_add_finished(vp->fleet, &o->fleet.finished_id,
                                           &o->fleet.fin)
                   : 0;
@@ -762,9 +769,11 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
   }
   if (back == 1)
     vq_dispatch_notif(&o->back, cdtime());
+  vqp_learn(m, from);
 
-  for (size_t k = 0; k < o->notifs_num; k++)
-    vq_dispatch_notif(&o->notifs[k], time);
+  for (size_t k = 0; k < o->notifs_num && push; k++)
+    vqp_dispatch_finished(&o->notifs[k], o->fleet.finished ? "push" : NULL,
+                          time);
   /* Lists that share their meta share one meta_data_t. */
   meta_data_t *md = NULL;
   for (size_t k = 0; k < o->lists_num; k++) {
@@ -778,6 +787,28 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
   }
   meta_data_destroy(md);
   return VQ_OK;
+}
+
+/* Counts a finished machine that the poller decided (see vacquery_poll.h):
+ * no SiteCookie check, its cookie is the poll's. */
+void vq_finished_polled(const vq_message_t *m, const struct sockaddr *from,
+                        cdtime_t time) {
+  vq_plugin_t *vp = vq_instance;
+  vq_output_conf_t conf = {.fizzle_seconds = vp->conf.fizzle_seconds,
+                           .finished_notifications =
+                               vp->conf.finished_notifications};
+  vq_output_t o = VQ_OUTPUT_INIT;
+  vq_reason_t r;
+  if (vq_output_build(&o, &conf, m, from, &r) == 0 && r == VQ_OK) {
+    pthread_mutex_lock(&vp->fleet_lock);
+    int added =
+        vq_fleet_add_finished(vp->fleet, &o.fleet.finished_id, &o.fleet.fin);
+    vq_fleet_note(vp, &o, false, added == -1);
+    pthread_mutex_unlock(&vp->fleet_lock);
+    for (size_t k = 0; k < o.notifs_num && added != VQ_FLEET_FULL; k++)
+      vqp_dispatch_finished(&o.notifs[k], "poll", time);
+  }
+  vq_output_free(&o);
 }
 
 /* Counts the fields that vq_parse() dropped from an accepted message. */
@@ -1085,6 +1116,7 @@ static int vq_read(user_data_t *ud) {
       .vp = vp, .now = cdtime(), .interval = plugin_get_interval()};
   vq_read_stats(&rc);
   vq_read_bad_fields(&rc);
+  vqp_read(rc.now, rc.interval);
   double now = CDTIME_T_TO_DOUBLE(rc.now);
   pthread_mutex_lock(&vp->fleet_lock);
   size_t forgotten = vq_fleet_forget(vp->fleet, now, vp->conf.forget_after);
@@ -1176,6 +1208,8 @@ static int vq_init(void) {
     ERROR(VQ_PLUGIN " plugin: out of memory or file descriptors at start.");
     return -1;
   }
+  if (vqp_init() != 0) /* the poller, before the threads that ask it */
+    return -1;
   if (plugin_thread_create(&vp->work_thread, vq_work_main, vp,
                            "vacquery work") != 0) {
     ERROR(VQ_PLUGIN " plugin: cannot start the worker thread: %s", STRERRNO);
@@ -1200,6 +1234,7 @@ static int vq_shutdown(void) {
   vq_plugin_t *vp = vq_instance;
   if (vp == NULL)
     return 0;
+  vqp_stop(); /* first: the poller counts into the fleet */
   atomic_store(&vp->stopping, true);
   if (vp->threads_running) {
     uint64_t one = 1;
@@ -1211,6 +1246,7 @@ static int vq_shutdown(void) {
     vp->threads_running = false;
     vq_final_totals(vp);
   }
+  vqp_shutdown(); /* after the worker: it asks the poller's slot table */
   for (size_t i = 0; i < vp->sockets_num; i++)
     close(vp->sockets[i].fd);
   vp->sockets_num = 0;

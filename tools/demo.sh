@@ -9,9 +9,15 @@
 # view rendered by graphite-web into OUT/png/; print what arrived per site
 # and VO next to what was sent. Everything stops at the end unless KEEP=1
 # (then it waits for Ctrl-C with graphite-web up).
+# When the built vacquery plugin can poll (its Poll option), the simulated
+# Vac factories also answer machines_query (vacquery-send --respond, each
+# on its own 127.0.0.N, one machine per factory finishing half-way) and
+# collectd polls them (Poll true): the summary then shows the machines by
+# state per site that collectd wrote, next to the responders' slots.
 # Options via environment: OUT (default ./out), SITES SPACES FACTORIES
 # MACHINETYPES FINISHED RATE, DURATION (seconds of sending, default 90),
-# GRAPHITE=no (csv only, as before), BUILD (default _build), KEEP=1.
+# GRAPHITE=no (csv only, as before), BUILD (default _build), KEEP=1,
+# POLL=no (no responders, no polling).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${OUT:-$PWD/out}" && cd "${OUT:-$PWD/out}" && pwd)
@@ -38,7 +44,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+# Polling needs a plugin that knows Poll (collectd-vacquery(5)).
+poll=${POLL:-yes}
+if [ "$poll" != no ] && ! grep -aq PollPort "$build/.libs/vacquery.so"; then
+  echo "demo: this vacquery plugin cannot poll; the fleet is not polled"
+  poll=no
+fi
+# A finished Vac machine waits this long for the machinetype_status that
+# names its outcome (collectd-vacquery(5) OutcomeWait) before it counts.
+outcome_wait=10
+respond=()
+poll_conf=""
+if [ "$poll" != no ]; then
+  rport=$(free_port)
+  poll_interval=10
+  [ "$graphite" = no ] && poll_interval=5
+  poll_conf="  Poll true
+  PollPort $rport
+  PollInterval $poll_interval"
+  respond=(--respond --respond-port "$rport")
+fi
 rm -rf "$out/csv" "$out/png" && mkdir -p "$out/csv"
 
 include=""
@@ -95,6 +124,8 @@ LoadPlugin vacquery
   Listen "127.0.0.1" "$port"
   RateLimit 0
   ReportInterval 60
+  OutcomeWait $outcome_wait
+$poll_conf
 </Plugin>
 $include
 CONF
@@ -114,17 +145,23 @@ if [ "$graphite" != no ]; then
   duration=${DURATION:-90}
   per_cycle=$(( ${SITES:-3} * ${SPACES:-2} * ${FACTORIES:-4} * (1 + ${MACHINETYPES:-3} + ${FINISHED:-2}) ))
   rate=$(( per_cycle / 10 > 0 ? per_cycle / 10 : 1 ))
-  echo "demo: sending a simulated fleet for $duration s ($per_cycle messages a cycle, $rate/s)"
+  [ "$poll" != no ] && respond+=(--finish-after "$((duration / 2))")
+  echo "demo: sending a simulated fleet for $duration s ($per_cycle messages a cycle, $rate/s)${respond:+, answering machines_query on 127.0.0.2... port $rport}"
   "$build/tools/vacquery-send" -H 127.0.0.1 -p "$port" --fleet "${fleet[@]}" \
-    --duration "$duration" --rate "$rate" --summary-file "$out/sent.txt" |
-    grep -E '^(sent_|send_errors|rate_achieved)'
+    --duration "$duration" --rate "$rate" "${respond[@]}" --summary-file "$out/sent.txt" |
+    grep -E '^(sent_|send_errors|rate_achieved|responder_)'
 else
-  echo "demo: sending a simulated fleet"
+  # With responders: the cycles go out first, then the factories answer
+  # three poll rounds (one machine per factory finishing after the first).
+  [ "$poll" != no ] && respond+=(--finish-after 8 --duration 20)
+  echo "demo: sending a simulated fleet${respond:+, answering machines_query on 127.0.0.2... port $rport}"
   "$build/tools/vacquery-send" -H 127.0.0.1 -p "$port" --fleet "${fleet[@]}" \
-    --cycles "${CYCLES:-3}" --rate "${RATE:-500}" --summary-file "$out/sent.txt" |
-    grep -E '^(sent_|send_errors|rate_achieved)'
+    --cycles "${CYCLES:-3}" --rate "${RATE:-500}" "${respond[@]}" --summary-file "$out/sent.txt" |
+    grep -E '^(sent_|send_errors|rate_achieved|responder_)'
 fi
-sleep 5 # two read intervals: counters and totals reach the writers
+# Vac's finished machines wait OutcomeWait for their code, then two read
+# intervals: counters and totals reach the writers.
+sleep $((outcome_wait + 5))
 
 if [ "$graphite" != no ]; then
   loader="$top/graphs/graphite/vacmon-graphite"

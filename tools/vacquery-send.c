@@ -6,18 +6,23 @@
  * Fleet mode simulates a deterministic fleet of Vac 3.1 and Vcycle
  * factories (field sets as in docs/protocol.md sections 3-6, serialised
  * byte for byte like Python's json.dumps) and prints a summary of what it
- * sent, for tests to compare with what collectd stored. libc and
- * src/common/cm_utf8.c only:
- *   gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 \
- *       -Isrc -o vacquery-send tools/vacquery-send.c src/common/cm_utf8.c
+ * sent, for tests to compare with what collectd stored. With --respond each
+ * simulated Vac factory also answers machines_query on its own 127/8
+ * address as Vac's responder does (docs/protocol.md). libc, json-c and
+ * src/common/ (libcmcommon) only.
  */
+#include "common/cm_buf.h"
 #include "common/cm_key.h"
-#include "common/cm_utf8.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +38,10 @@
 #define VS_NVOS 6
 #define VS_VAC "Vac 03.01.00 vacd-factory"
 #define VS_VCYCLE "Vcycle 03.00+pre06 vcycled"
+#define VS_RESPONDER "Vac 03.01.00 vacd-responder"
+/* A cookie no salt gives: the forged replies' (--forge). */
+#define VS_BAD_COOKIE                                                          \
+  "\"0000000000000000000000000000000000000000000000000000000000000000\""
 
 static const char *const vs_vos[VS_NVOS] = {
     "lhcb", "atlas", "cms", "gridpp", "vo.northgrid.ac.uk", "dune"};
@@ -43,6 +52,7 @@ static const char vs_usage[] =
     "SYNOPSIS\n"
     "  vacquery-send [options] FILE...\n"
     "  vacquery-send --fleet [options] [fleet options]\n"
+    "  vacquery-send --fleet --respond [options] [fleet/responder options]\n"
     "DESCRIPTION\n"
     "  Sends one JSON object per UDP datagram, as Vac and Vcycle do. Each\n"
     "  FILE is one datagram (one trailing newline stripped); '-' sends each\n"
@@ -76,12 +86,26 @@ static const char vs_usage[] =
     "  --seed N             varies uuids, names, load, memory, disk; never\n"
     "                       the summary (default 1)\n"
     "  --cookie STRING      the cookie field (default \"0\")\n"
+    "RESPONDER OPTIONS (with --fleet)\n"
+    "  --respond            each Vac factory i binds 127.0.0.0+2+i and "
+    "answers\n"
+    "                       machines_query as Vac's responder (space and\n"
+    "                       cookie checked; one machine_status per slot, in\n"
+    "                       every state); factories push from their address;\n"
+    "                       runs until --duration or SIGINT/SIGTERM\n"
+    "  --respond-port PORT  the port Vac factories answer on (default 995)\n"
+    "  --finish-after S     after S seconds slot 01 of every Vac factory\n"
+    "                       shuts down (200 Success) and is pushed once\n"
+    "  --forge              test aid: 3 forged replies per answered query\n"
+    "                       (wrong cookie, wrong space, another address)\n"
     "SUMMARY\n"
     "  sent_messages, sent_factory_status, sent_machinetype_status and\n"
     "  sent_machine_status N; sorted lines 'site SITE', 'vo VO', 'site_vo\n"
     "  SITE VO', 'machinetype MT', 'space SITE SPACE', each followed by\n"
     "  'running_processors N running_machines N' (last values reported),\n"
     "  'finished SITE VO MT machines N wall_seconds N' (all machine_status);\n"
+    "  with --respond 'slots SITE STATE machines N', 'finished_polled SITE VO\n"
+    "  MT machines N wall_seconds N' (seen by polling only), responder_*;\n"
     "  then send_errors N, elapsed_seconds F, rate_achieved F. VO 'none'\n"
     "  means no fqan (last machinetype of every 3rd factory, all Vcycle\n"
     "  machines). File mode prints sent_messages and send_errors only.\n"
@@ -97,6 +121,9 @@ typedef struct {
   long sites, spaces, factories, machinetypes, finished, vcycle_every, seed;
   long churn; /* cycles a factory name lives; 0: for ever */
   int fleet, quiet;
+  int respond, forge;  /* --respond, --forge */
+  long respond_port;   /* --respond-port */
+  double finish_after; /* < 0: not given */
 } vs_opts_t;
 
 /* One factory of the simulated fleet; all strings are inline. */
@@ -170,39 +197,6 @@ vs_opt(char *tmp, size_t size, int present, const char *fmt, ...) {
     snprintf(tmp, size, "null");
   va_end(ap);
   return tmp;
-}
-
-/* Appends s as a quoted JSON string the way Python's json.dumps does:
- * ASCII only, \uXXXX (surrogate pairs above U+FFFF) for the rest, U+FFFD
- * for invalid UTF-8. Returns nothing. */
-static void vs_json_str(vs_buf_t *b, const char *s) {
-  static const char from[] = "\"\\\n\r\t\b\f", to[] = "\"\\nrtbf";
-  const unsigned char *u = (const unsigned char *)s;
-  vs_put(b, "\"");
-  while (*u != '\0' && !b->full) {
-    uint32_t cp = *u;
-    const char *e = strchr(from, (int)cp);
-    if (e != NULL) {
-      vs_put(b, "\\%c", to[e - from]);
-      u++;
-    } else if (cp >= 0x20 && cp < 0x7F) {
-      vs_put(b, "%c", (char)cp);
-      u++;
-    } else {
-      size_t k = cm_utf8_decode(u, 4, &cp);
-      if (k == 0) { /* U+FFFD for each byte of an invalid sequence */
-        cp = 0xFFFD;
-        k = 1;
-      }
-      u += k;
-      if (cp >= 0x10000)
-        vs_put(b, "\\u%04x\\u%04x", (unsigned)(0xD800 + ((cp - 0x10000) >> 10)),
-               (unsigned)(0xDC00 + (cp & 0x3FF)));
-      else
-        vs_put(b, "\\u%04x", (unsigned)cp);
-    }
-  }
-  vs_put(b, "\"");
 }
 
 /* Fills f with the names and flags of global factory fidx in cycle
@@ -381,6 +375,8 @@ static void vs_msg_machinetype(vs_buf_t *b, const vs_opts_t *o,
          t.ppm == 8 ? 172800 : 86400, t.ppm);
 }
 
+static long vs_slot_count(const vs_opts_t *o, const vs_fac_t *f);
+
 /* Writes finished machine i of f into b; seq (the message number) makes
  * the uuid and the machine name unique. Returns nothing. */
 static void vs_msg_machine(vs_buf_t *b, const vs_opts_t *o, const vs_fac_t *f,
@@ -429,11 +425,188 @@ static void vs_msg_machine(vs_buf_t *b, const vs_opts_t *o, const vs_fac_t *f,
          "\"cpu_percentage\": %.1f, \"hs06\": %.1f, \"machinetype\": \"%s\", "
          "\"shutdown_message\": null, \"shutdown_time\": null, "
          "\"site\": \"%s\"",
-         now, f->host, 1 + q % 64, f->domain, models[q % 3], uuid, created,
-         start, hb, t.ppm, t.ppm, wall * t.ppm * (80 + (long)(h % 20)) / 100,
-         (double)(h % 1000) / 10.0, t.ppm * 10.0, t.name, f->site_name);
+         now, f->host,
+         o->respond ? vs_slot_count(o, f) + 1 + q % 32 : 1 + q % 64, f->domain,
+         models[q % 3], uuid, created, start, hb, t.ppm, t.ppm,
+         wall * t.ppm * (80 + (long)(h % 20)) / 100, (double)(h % 1000) / 10.0,
+         t.ppm * 10.0, t.name, f->site_name);
   if (t.fqan)
     vs_put(b, ", \"fqan\": \"/%s/Role=NULL/Capability=NULL\"", t.vo);
+  vs_put(b, "}");
+}
+
+/* The states a responder reports, in the order of their codes 1..6, and
+ * their keys in the summary (and in the plugin's vacquery_slots names). */
+static const char *const vs_states[6] = {"Starting", "Running", "Shut down",
+                                         "Paused",   "Zombie",  "Unknown"};
+static const char *const vs_state_keys[6] = {"starting", "running", "shut_down",
+                                             "paused",   "zombie",  "unknown"};
+enum {
+  VS_STARTING,
+  VS_RUNNING,
+  VS_SHUT_DOWN,
+  VS_PAUSED,
+  VS_ZOMBIE,
+  VS_UNKNOWN
+};
+#define VS_HEARTBEAT 10 /* seconds between heartbeats of a running slot */
+
+/* One machine slot of a simulated Vac factory at a given time; strings
+ * inline or static. Times < 0 are null. */
+typedef struct {
+  int state, empty; /* empty: no machine, machinetype null */
+  vs_mt_t t;
+  long long created, started, heartbeat, shutdown_time, cpu_seconds;
+  double cpu_percentage;
+  const char *shutdown_message; /* NULL: null */
+  char machine[160], uuid[64];
+} vs_slot_t;
+
+/* Responder mode (--respond) state, owned by main. */
+typedef struct {
+  long nfac;
+  int *fd;             /* per factory, bound to 127.0.0.0 + 2 + index */
+  int forge_fd;        /* bound to the next address; -1 without --forge */
+  long long t0;        /* wall clock at the start, seconds */
+  long long finish_at; /* when --finish-after passed (wall clock), or -1 */
+  struct sockaddr_storage dest; /* where pushed messages go */
+  socklen_t destlen;
+  long long queries, answered, refused, ignored, replies, forged, pushed;
+} vs_resp_t;
+
+/* Returns the number of machine slots of Vac factory f: one per running
+ * machine of each machinetype, then Starting, Shut down, Paused (even
+ * factories) or an empty Unknown slot (odd ones), Zombie (every third
+ * factory) and one empty Shut down slot. */
+static long vs_slot_count(const vs_opts_t *o, const vs_fac_t *f) {
+  long n = 0;
+  for (long m = 0; m < o->machinetypes; m++) {
+    vs_mt_t t;
+    vs_mt(o, f, m, &t);
+    n += t.machines;
+  }
+  return n + 4 + (f->fidx % 3 == 0);
+}
+
+/* Fills s with slot k (0-based) of Vac factory f at wall-clock time now;
+ * t0 is the start of the run and finish_at the time the first slot's
+ * machine shut down (< 0: not yet). Returns nothing. */
+static void vs_slot(const vs_opts_t *o, const vs_fac_t *f, long k,
+                    long long now, long long t0, long long finish_at,
+                    vs_slot_t *s) {
+  static const char *const msgs[3] = {"200 Success", "300 Nothing to do",
+                                      "700 Heartbeat file not updated"};
+  long m = 0, r = 0, mts = o->machinetypes, e;
+  memset(s, 0, sizeof(*s));
+  for (; m < mts; m++, r += s->t.machines) {
+    vs_mt(o, f, m, &s->t);
+    if (k < r + s->t.machines)
+      break;
+  }
+  e = k - r; /* < 0: a running slot; else which of the other slots */
+  int paused = f->fidx % 2 == 0, zombie = f->fidx % 3 == 0;
+  int role = m < mts            ? VS_RUNNING
+             : e == 0           ? VS_STARTING
+             : e == 1           ? VS_SHUT_DOWN
+             : e == 2 && paused ? VS_PAUSED
+             : e == 2           ? VS_UNKNOWN
+             : e == 3 && zombie ? VS_ZOMBIE
+                                : -1; /* the empty Shut down slot */
+  long mi = role == VS_STARTING    ? f->fidx % mts
+            : role == VS_SHUT_DOWN ? (f->fidx + 1) % mts
+            : role == VS_ZOMBIE    ? (f->fidx + 2) % mts
+                                   : 0;
+  if (role != VS_RUNNING)
+    vs_mt(o, f, mi, &s->t);
+  snprintf(s->machine, sizeof(s->machine), "%s-%02ld.%s", f->host, k + 1,
+           f->domain);
+  s->created = s->started = s->heartbeat = s->shutdown_time = -1;
+  s->empty = role < 0 || role == VS_UNKNOWN;
+  s->state = role < 0 ? VS_SHUT_DOWN : role;
+  if (s->empty)
+    return;
+  uint64_t h = vs_mix((uint64_t)o->seed ^ 0x510751ULL,
+                      (uint64_t)f->fidx * 100000ULL + (uint64_t)k);
+  snprintf(s->uuid, sizeof(s->uuid), "%08" PRIx32 "-%04x-4%03x-%x%03x-%012llx",
+           (uint32_t)(h >> 32), (unsigned)(h >> 16) & 0xFFFF,
+           (unsigned)h & 0xFFF, 8 + (unsigned)(h >> 62),
+           (unsigned)(h >> 20) & 0xFFF,
+           (unsigned long long)(h * 31 + (uint64_t)k) & 0xFFFFFFFFFFFFULL);
+  long long age = 3600 + (long long)(h % 40000), l10 = 500 + (h >> 8) % 500;
+  s->created = role == VS_STARTING ? t0 - 20 - (long long)(h % 40) : t0 - age;
+  if (role == VS_STARTING)
+    return;
+  s->started = s->created + 10 + (long long)(h % 30);
+  long long end = now; /* the last heartbeat is at or before end */
+  if (role == VS_RUNNING && k == 0 && finish_at >= 0) {
+    s->state = VS_SHUT_DOWN; /* --finish-after: the first machine ended */
+    end = finish_at;
+    s->shutdown_message = msgs[0];
+    s->shutdown_time = finish_at;
+  } else if (role == VS_SHUT_DOWN) {
+    end = s->started + (t0 - s->started) / 2;
+    s->shutdown_message = msgs[f->fidx % 3];
+    s->shutdown_time = end + 20 + (long long)(h % 60);
+  } else if (role == VS_PAUSED) {
+    end = s->started + (t0 - s->started) / 3;
+  } else if (role == VS_ZOMBIE) {
+    end = s->started + 600;
+  }
+  s->heartbeat = end - (end - s->started) % VS_HEARTBEAT;
+  s->cpu_seconds = (s->heartbeat - s->started) * s->t.ppm * l10 / 1000;
+  s->cpu_percentage = role == VS_RUNNING ? (double)(s->t.ppm * l10) / 10.0 : 0;
+}
+
+/* Appends "null" or the decimal v (v < 0: null) to b. Returns nothing. */
+static void vs_put_time(vs_buf_t *b, const char *key, long long v) {
+  if (v < 0)
+    vs_put(b, ", \"%s\": null", key);
+  else
+    vs_put(b, ", \"%s\": %lld", key, v);
+}
+
+/* Writes the machine_status of slot s of factory f into b: a responder's
+ * reply (cookie_json and space_json are JSON strings), or with push set the
+ * message Vac pushes to VacMon for a finished machine (vacd-factory, state
+ * "Running", shutdown fields null: the quirk of docs/protocol.md). Returns
+ * nothing. */
+static void vs_msg_slot(vs_buf_t *b, const vs_fac_t *f, const vs_slot_t *s,
+                        long nslots, long long now, const char *cookie_json,
+                        const char *space_json, int push) {
+  const char *ver = push ? VS_VAC : VS_RESPONDER;
+  vs_put(b,
+         "{\"message_type\": \"machine_status\", \"vac_version\": \"%s\", "
+         "\"daemon_version\": \"%s\", \"vacquery_version\": "
+         "\"VacQuery 01.03\", \"cookie\": %s, \"space\": %s, "
+         "\"factory\": \"%s\", \"num_machines\": %ld, \"time_sent\": %lld, "
+         "\"machine\": \"%s\", \"state\": \"%s\", \"machine_model\": %s",
+         ver, ver, cookie_json, space_json, f->name, nslots, now, s->machine,
+         push ? "Running" : vs_states[s->state],
+         s->empty ? "null" : "\"cernvm4\"");
+  if (s->empty)
+    vs_put(b, ", \"uuid\": null");
+  else
+    vs_put(b, ", \"uuid\": \"%s\"", s->uuid);
+  vs_put_time(b, "created_time", s->created);
+  vs_put_time(b, "started_time", s->started);
+  vs_put_time(b, "heartbeat_time", s->heartbeat);
+  long p = s->empty ? 0 : s->t.ppm;
+  vs_put(b,
+         ", \"num_cpus\": %ld, \"num_processors\": %ld, \"cpu_seconds\": %lld, "
+         "\"cpu_percentage\": %.1f, \"hs06\": %.1f",
+         p, p, s->cpu_seconds, s->cpu_percentage, p * 10.0);
+  if (s->empty)
+    vs_put(b, ", \"machinetype\": null");
+  else
+    vs_put(b, ", \"machinetype\": \"%s\"", s->t.name);
+  if (s->shutdown_message != NULL && !push)
+    vs_put(b, ", \"shutdown_message\": \"%s\"", s->shutdown_message);
+  else
+    vs_put(b, ", \"shutdown_message\": null");
+  vs_put_time(b, "shutdown_time", push ? -1 : s->shutdown_time);
+  vs_put(b, ", \"site\": \"%s\"", f->site_name);
+  if (!s->empty && s->t.fqan)
+    vs_put(b, ", \"fqan\": \"/%s/Role=NULL/Capability=NULL\"", s->t.vo);
   vs_put(b, "}");
 }
 
@@ -580,7 +753,8 @@ static void vs_run(int fd, double rate, double duration,
 
 /* One summary contribution; key (the line's start) is owned, malloc'd. */
 typedef struct {
-  int kind; /* 0 site, 1 vo, 2 site_vo, 3 machinetype, 4 space, 5 finished */
+  int kind; /* 0 site, 1 vo, 2 site_vo, 3 machinetype, 4 space, 5 finished,
+               6 slots, 7 finished_polled */
   char *key;
   long long a, b;
 } vs_ent_t;
@@ -667,9 +841,11 @@ static int vs_fleet_agg(const vs_fleet_t *g, vs_agg_t *agg) {
   return rc;
 }
 
-/* Prints the fleet summary (agg sorted) to out. Returns nothing. */
+/* Prints the fleet summary (agg sorted; r NULL without --respond) to out.
+ * Returns nothing. */
 static void vs_print_fleet(FILE *out, const vs_fleet_t *g, const vs_agg_t *agg,
-                           long long sent, long long errors, double elapsed) {
+                           const vs_resp_t *r, long long sent, long long errors,
+                           double elapsed) {
   fprintf(out,
           "sent_messages %lld\nsent_factory_status %lld\n"
           "sent_machinetype_status %lld\nsent_machine_status %lld\n",
@@ -681,14 +857,307 @@ static void vs_print_fleet(FILE *out, const vs_fleet_t *g, const vs_agg_t *agg,
       a += agg->v[i].a;
       b += agg->v[i].b;
     }
-    if (e->kind == 5)
+    if (e->kind == 5 || e->kind == 7)
       fprintf(out, "%s machines %lld wall_seconds %lld\n", e->key, a, b);
+    else if (e->kind == 6)
+      fprintf(out, "%s machines %lld\n", e->key, a);
     else
       fprintf(out, "%s running_processors %lld running_machines %lld\n", e->key,
               a, b);
   }
+  if (r != NULL)
+    fprintf(out,
+            "responder_queries %lld\nresponder_answered %lld\n"
+            "responder_refused %lld\nresponder_ignored %lld\n"
+            "responder_replies %lld\nforged_replies %lld\n"
+            "pushed_finished %lld\n",
+            r->queries, r->answered, r->refused, r->ignored, r->replies,
+            r->forged, r->pushed);
   fprintf(out, "send_errors %lld\nelapsed_seconds %.3f\nrate_achieved %.1f\n",
           errors, elapsed, elapsed > 0 ? sent / elapsed : 0.0);
+}
+
+/* Set by SIGINT and SIGTERM in responder mode: end the run, print the
+ * summary. */
+static volatile sig_atomic_t vs_stop;
+
+/* Signal handler: asks the responder loop to stop. */
+static void vs_on_signal(int sig) {
+  (void)sig;
+  vs_stop = 1;
+}
+
+/* Returns the 127/8 address (network order) of factory slot i: 127.0.0.2
+ * for the first, then on through 127/8. */
+static uint32_t vs_loop_addr(long i) {
+  return htonl(0x7F000000U + (uint32_t)(i + 2));
+}
+
+/* Returns a UDP socket bound to the 127/8 address addr and port (0: any),
+ * or -1 after printing why not. */
+static int vs_bind(uint32_t addr, int port) {
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = addr;
+  sa.sin_port = htons((uint16_t)port);
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+    return fd;
+  char a[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &sa.sin_addr, a, sizeof(a));
+  fprintf(stderr, "vacquery-send: bind %s port %d: %s\n", a, port,
+          strerror(errno));
+  if (fd >= 0)
+    close(fd);
+  return -1;
+}
+
+/* Opens the sockets of responder mode into r: one per factory (Vac ones on
+ * the respond port, Vcycle ones, which only push, on any port) and the
+ * forger's. Returns 0, or -1 after printing why not. */
+static int vs_resp_open(vs_resp_t *r, const vs_opts_t *o) {
+  struct addrinfo hints = {0}, *res;
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  int rc = getaddrinfo(o->host, o->port, &hints, &res);
+  if (rc != 0) {
+    fprintf(stderr, "vacquery-send: %s port %s (IPv4 with --respond): %s\n",
+            o->host, o->port, gai_strerror(rc));
+    return -1;
+  }
+  memcpy(&r->dest, res->ai_addr, res->ai_addrlen);
+  r->destlen = res->ai_addrlen;
+  freeaddrinfo(res);
+  r->nfac = o->sites * o->spaces * o->factories;
+  r->fd = malloc(sizeof(int) * (size_t)r->nfac);
+  if (r->fd == NULL)
+    return -1;
+  for (long i = 0; i < r->nfac; i++) {
+    vs_fac_t f;
+    vs_fac(o, i, 0, &f);
+    r->fd[i] = vs_bind(vs_loop_addr(i), f.vcycle ? 0 : o->respond_port);
+    if (r->fd[i] < 0)
+      return -1;
+  }
+  r->forge_fd = -1;
+  if (o->forge && (r->forge_fd = vs_bind(vs_loop_addr(r->nfac), 0)) < 0)
+    return -1;
+  return 0;
+}
+
+/* Returns the string member key of object q, or NULL. */
+static const char *vs_jstr(json_object *q, const char *key) {
+  json_object *v;
+  if (!json_object_object_get_ex(q, key, &v) ||
+      !json_object_is_type(v, json_type_string))
+    return NULL;
+  return json_object_get_string(v);
+}
+
+/* Sends the len bytes of msg from socket fd to to. Returns 1 when sent,
+ * else 0. */
+static int vs_sendto(int fd, const char *msg, size_t len,
+                     const struct sockaddr *to, socklen_t tolen) {
+  return sendto(fd, msg, len, 0, to, tolen) == (ssize_t)len;
+}
+
+/* Answers the datagram q (len bytes, NUL-terminated) that factory i got
+ * from `from' as Vac's responder does: a machines_query (message_type, or
+ * the legacy method "machines") with a cookie and this factory's space
+ * gets one machine_status per slot, all with one time_sent, the cookie
+ * echoed; anything else gets nothing. With --forge, three forged replies
+ * follow (wrong cookie, wrong space, from the forger's address). Returns
+ * nothing; counts in r. */
+static void vs_answer(vs_resp_t *r, const vs_opts_t *o, long i, const char *q,
+                      size_t len, const struct sockaddr *from,
+                      socklen_t fromlen) {
+  vs_fac_t f;
+  vs_fac(o, i, 0, &f);
+  r->queries++;
+  json_tokener *tok = json_tokener_new();
+  json_object *j = tok ? json_tokener_parse_ex(tok, q, (int)len) : NULL;
+  if (tok != NULL)
+    json_tokener_free(tok);
+  const char *type = NULL, *method = NULL, *space = NULL, *cookie = NULL;
+  if (j != NULL && json_object_is_type(j, json_type_object)) {
+    type = vs_jstr(j, "message_type");
+    method = vs_jstr(j, "method");
+    space = vs_jstr(j, "space");
+    cookie = vs_jstr(j, "cookie");
+  }
+  int machines = (type != NULL && strcmp(type, "machines_query") == 0) ||
+                 (method != NULL && strcmp(method, "machines") == 0);
+  if (!machines || f.vcycle) {
+    r->ignored++;
+  } else if (space == NULL || cookie == NULL ||
+             strcmp(space, f.space_name) != 0) {
+    r->refused++;
+  } else {
+    cm_buf_t cj = CM_BUF_INIT, sj = CM_BUF_INIT, fj = CM_BUF_INIT;
+    cm_buf_json_str_ascii(&cj, cookie);
+    cm_buf_json_str_ascii(&sj, f.space_name);
+    cm_buf_adds(&fj, "\"forged.");
+    cm_buf_adds(&fj, f.space_name);
+    cm_buf_adds(&fj, "\"");
+    char msg[8192];
+    long long now = (long long)time(NULL);
+    long n = vs_slot_count(o, &f);
+    r->answered++;
+    for (long k = 0; k < n && cm_buf_ok(&cj) && cm_buf_ok(&fj); k++) {
+      vs_slot_t s;
+      vs_buf_t b = {msg, sizeof(msg), 0, 0};
+      vs_slot(o, &f, k, now, r->t0, r->finish_at, &s);
+      vs_msg_slot(&b, &f, &s, n, now, cj.data, sj.data, 0);
+      r->replies += !b.full && vs_sendto(r->fd[i], msg, b.len, from, fromlen);
+      if (k > 0 || !o->forge)
+        continue;
+      /* The forgeries: another cookie ... */
+      b.len = 0;
+      vs_msg_slot(&b, &f, &s, n, now, VS_BAD_COOKIE, sj.data, 0);
+      r->forged += vs_sendto(r->fd[i], msg, b.len, from, fromlen);
+      /* ... another space ... */
+      b.len = 0;
+      vs_msg_slot(&b, &f, &s, n, now, cj.data, fj.data, 0);
+      r->forged += vs_sendto(r->fd[i], msg, b.len, from, fromlen);
+      /* ... and a true reply from another address. */
+      b.len = 0;
+      vs_msg_slot(&b, &f, &s, n, now, cj.data, sj.data, 0);
+      r->forged += vs_sendto(r->forge_fd, msg, b.len, from, fromlen);
+    }
+    cm_buf_free(&cj);
+    cm_buf_free(&sj);
+    cm_buf_free(&fj);
+  }
+  if (j != NULL)
+    json_object_put(j);
+}
+
+/* Reads every datagram waiting on the sockets that pf marks readable and
+ * answers it. Returns nothing. */
+static void vs_resp_read(vs_resp_t *r, const vs_opts_t *o,
+                         const struct pollfd *pf, char *buf) {
+  for (long i = 0; i <= r->nfac; i++) {
+    if (!(pf[i].revents & POLLIN))
+      continue;
+    for (;;) {
+      struct sockaddr_storage from;
+      socklen_t fl = sizeof(from);
+      ssize_t got = recvfrom(pf[i].fd, buf, VS_BUF - 1, MSG_DONTWAIT,
+                             (struct sockaddr *)&from, &fl);
+      if (got < 0)
+        break;
+      buf[got] = '\0';
+      if (i < r->nfac) /* the forger's socket reads and drops */
+        vs_answer(r, o, i, buf, (size_t)got, (struct sockaddr *)&from, fl);
+    }
+  }
+}
+
+/* Pushes the finished machine of every Vac factory (slot 1, shut down at
+ * --finish-after) to the destination as Vac does, and adds it to the
+ * summary's finished machines. Returns nothing. */
+static void vs_resp_finish(vs_resp_t *r, const vs_opts_t *o, vs_fleet_t *g,
+                           vs_agg_t *agg, long long *sent, long long *errors) {
+  long long now = (long long)time(NULL);
+  r->finish_at = now;
+  for (long i = 0; i < r->nfac; i++) {
+    vs_fac_t f;
+    vs_slot_t s;
+    char msg[8192], sj[300];
+    vs_fac(o, i, 0, &f);
+    if (f.vcycle)
+      continue;
+    vs_buf_t b = {msg, sizeof(msg), 0, 0};
+    snprintf(sj, sizeof(sj), "\"%s\"", f.space_name);
+    vs_slot(o, &f, 0, now, r->t0, now, &s);
+    vs_msg_slot(&b, &f, &s, vs_slot_count(o, &f), now, o->cookie_json, sj, 1);
+    int ok = vs_sendto(r->fd[i], msg, b.len, (struct sockaddr *)&r->dest,
+                       r->destlen);
+    *sent += ok;
+    *errors += !ok;
+    r->pushed++;
+    g->count[2]++;
+    vs_agg_add(agg, 5, 1, s.heartbeat - s.started, "finished %s %s %s",
+               f.site_name, s.t.fqan ? s.t.vo : "none", s.t.name);
+  }
+}
+
+/* Responder mode's loop: sends the fleet's messages (paced as vs_run, each
+ * from its factory's socket) while answering queries, pushes the finished
+ * machines at --finish-after, and ends after --duration or at SIGINT or
+ * SIGTERM (or, with neither, never). buf holds VS_BUF bytes. Returns
+ * nothing; fills *sent, *errors and *elapsed. */
+static void vs_respond_run(vs_resp_t *r, const vs_opts_t *o, vs_fleet_t *g,
+                           vs_agg_t *agg, char *buf, long long *sent,
+                           long long *errors, double *elapsed) {
+  struct pollfd *pf = calloc((size_t)r->nfac + 1, sizeof(*pf));
+  struct timespec t0;
+  long long n = 0;
+  int gen_done = 0;
+  *sent = *errors = 0;
+  if (pf == NULL) {
+    fprintf(stderr, "vacquery-send: out of memory\n");
+    exit(1);
+  }
+  for (long i = 0; i <= r->nfac; i++) {
+    pf[i].fd = i < r->nfac ? r->fd[i] : r->forge_fd; /* -1: ignored */
+    pf[i].events = POLLIN;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (!vs_stop) {
+    double el = vs_since(&t0), wait = 1.0;
+    if (o->duration >= 0 && el >= o->duration)
+      break;
+    if (o->finish_after >= 0 && r->finish_at < 0 && el >= o->finish_after)
+      vs_resp_finish(r, o, g, agg, sent, errors);
+    if (!gen_done && (o->rate <= 0 || n / o->rate <= el)) {
+      long fi = (long)(g->pos / g->per_factory);
+      size_t len;
+      if (vs_fleet_next(g, buf, VS_BUF, &len) == 0) {
+        gen_done = 1;
+      } else {
+        int ok = vs_sendto(r->fd[fi], buf, len, (struct sockaddr *)&r->dest,
+                           r->destlen);
+        *sent += ok;
+        *errors += !ok;
+        if (++n % 64 != 0) /* answer queries at least every 64 messages */
+          continue;
+      }
+    }
+    if (!gen_done)
+      wait = o->rate > 0 ? n / o->rate - el : 0;
+    if (o->finish_after >= 0 && r->finish_at < 0 && o->finish_after - el < wait)
+      wait = o->finish_after - el;
+    if (o->duration >= 0 && o->duration - el < wait)
+      wait = o->duration - el;
+    int ms = wait > 0 ? (int)(wait * 1000) + 1 : 0;
+    if (poll(pf, (nfds_t)r->nfac + 1, ms) > 0)
+      vs_resp_read(r, o, pf, buf);
+  }
+  *elapsed = vs_since(&t0);
+  free(pf);
+}
+
+/* Adds the slots of every Vac factory at time now, by site and state, and
+ * its finished machines that only polling shows (the Shut down slots with a
+ * machinetype that were never pushed) to the summary. Returns nothing. */
+static void vs_resp_agg(const vs_resp_t *r, const vs_opts_t *o, vs_agg_t *agg) {
+  long long now = (long long)time(NULL);
+  for (long i = 0; i < r->nfac; i++) {
+    vs_fac_t f;
+    vs_fac(o, i, 0, &f);
+    long n = f.vcycle ? 0 : vs_slot_count(o, &f);
+    for (long k = 0; k < n; k++) {
+      vs_slot_t s;
+      vs_slot(o, &f, k, now, r->t0, r->finish_at, &s);
+      vs_agg_add(agg, 6, 1, 0, "slots %s %s", f.site_name,
+                 vs_state_keys[s.state]);
+      if (s.state == VS_SHUT_DOWN && !s.empty && k > 0) /* never pushed */
+        vs_agg_add(agg, 7, 1, s.heartbeat - s.started,
+                   "finished_polled %s %s %s", f.site_name,
+                   s.t.fqan ? s.t.vo : "none", s.t.name);
+    }
+  }
 }
 
 /* Parses s as a number in [min, max], integral if asked, into *out.
@@ -725,6 +1194,10 @@ static int vs_parse(int argc, char **argv, vs_opts_t *o) {
                                      {"quiet", 0, NULL, 'q'},
                                      {"summary-file", 1, NULL, 's'},
                                      {"fleet", 0, NULL, 'f'},
+                                     {"respond", 0, NULL, 'R'},
+                                     {"respond-port", 1, NULL, 'P'},
+                                     {"finish-after", 1, NULL, 'F'},
+                                     {"forge", 0, NULL, 'G'},
                                      {NULL, 0, NULL, 0}};
   const struct {
     long *dst, min, max;
@@ -736,7 +1209,7 @@ static int vs_parse(int argc, char **argv, vs_opts_t *o) {
   int c, li = -1, bad = 0, fleet_only = 0;
   double v;
   while (!bad && (c = getopt_long(argc, argv, "H:p:h", lo, &li)) != -1) {
-    fleet_only |= c < 9 || c == 'd' || c == 'c';
+    fleet_only |= c < 9 || c == 'd' || c == 'c' || c == 'R';
     if (c >= 0 && c < 9) {
       bad = vs_num(optarg, nums[c].min, nums[c].max, 1, &v);
       *nums[c].dst = bad ? 0 : (long)v;
@@ -754,6 +1227,12 @@ static int vs_parse(int argc, char **argv, vs_opts_t *o) {
       *(c == 'q' ? &o->quiet : &o->fleet) = 1;
     else if (c == 's')
       o->summary_file = optarg;
+    else if (c == 'R' || c == 'G')
+      *(c == 'R' ? &o->respond : &o->forge) = 1;
+    else if (c == 'P')
+      o->respond_port = (bad = vs_num(optarg, 1, 65535, 1, &v)) ? 0 : (long)v;
+    else if (c == 'F')
+      bad = vs_num(optarg, 0, 1e9, 0, &o->finish_after);
     else
       bad = 1;
     if (bad && c != '?')
@@ -761,14 +1240,21 @@ static int vs_parse(int argc, char **argv, vs_opts_t *o) {
               li >= 0 ? "--" : "-", li >= 0 ? lo[li].name : "p");
     li = -1;
   }
-  const char *why = bad                           ? NULL
-                    : o->fleet && optind < argc   ? "--fleet takes no FILE"
-                    : !o->fleet && fleet_only     ? "fleet options need --fleet"
-                    : !o->fleet && optind >= argc ? "no FILE given"
-                    : strlen(o->cookie) > 4096    ? "cookie too long"
-                    : (double)o->sites * o->spaces * o->factories > 1e9
-                        ? "fleet too large"
-                        : NULL;
+  const char *why =
+      bad                           ? NULL
+      : o->fleet && optind < argc   ? "--fleet takes no FILE"
+      : !o->fleet && fleet_only     ? "fleet options need --fleet"
+      : !o->fleet && optind >= argc ? "no FILE given"
+      : !o->respond &&
+              (o->forge || o->finish_after >= 0 || o->respond_port != 995)
+          ? "--respond-port, --finish-after and --forge need "
+            "--respond"
+      : o->respond && o->churn > 0 ? "--churn with --respond"
+      : o->respond && (double)o->sites * o->spaces * o->factories > 65000
+          ? "--respond: more than 65000 factories"
+      : strlen(o->cookie) > 4096                          ? "cookie too long"
+      : (double)o->sites * o->spaces * o->factories > 1e9 ? "fleet too large"
+                                                          : NULL;
   if (why != NULL)
     fprintf(stderr, "vacquery-send: %s\n", why);
   if (bad || why != NULL) {
@@ -825,26 +1311,28 @@ int main(int argc, char **argv) {
                  .machinetypes = 3,
                  .finished = 1,
                  .vcycle_every = 2,
-                 .seed = 1};
+                 .seed = 1,
+                 .respond_port = 995,
+                 .finish_after = -1};
   int first = vs_parse(argc, argv, &o), status = 0;
   if (first < 0)
     return 2;
-  size_t cjlen = 6 * strlen(o.cookie) + 3;
-  vs_buf_t cj = {malloc(cjlen), cjlen, 0, 0};
+  cm_buf_t cj = CM_BUF_INIT;
   char *bufs = malloc((size_t)VS_BATCH * VS_BUF);
-  if (cj.p == NULL || bufs == NULL) {
+  cm_buf_json_str_ascii(&cj, o.cookie);
+  if (!cm_buf_ok(&cj) || bufs == NULL) {
     fprintf(stderr, "vacquery-send: out of memory\n");
     return 1;
   }
-  vs_json_str(&cj, o.cookie);
-  o.cookie_json = cj.p;
+  o.cookie_json = cj.data;
   FILE *sf = NULL;
   if (o.summary_file != NULL && (sf = fopen(o.summary_file, "w")) == NULL) {
     fprintf(stderr, "vacquery-send: %s: %s\n", o.summary_file, strerror(errno));
     return 1;
   }
-  int fd = vs_connect(o.host, o.port);
-  if (fd < 0)
+  vs_resp_t r = {.forge_fd = -1, .finish_at = -1};
+  int fd = o.respond ? -1 : vs_connect(o.host, o.port);
+  if (o.respond ? vs_resp_open(&r, &o) != 0 : fd < 0)
     return 1;
   long long sent, errors;
   double elapsed;
@@ -852,17 +1340,29 @@ int main(int argc, char **argv) {
     vs_fleet_t g = {&o, 1 + o.machinetypes + o.finished, 0, 0, 0, 0, {0}};
     vs_agg_t agg = {NULL, 0, 0};
     g.per_cycle = (long long)o.sites * o.spaces * o.factories * g.per_factory;
-    vs_run(fd, o.rate, o.duration, vs_fleet_next, &g, bufs, &sent, &errors,
-           &elapsed);
+    if (o.respond) {
+      struct sigaction sa = {0};
+      sa.sa_handler = vs_on_signal;
+      sigaction(SIGINT, &sa, NULL);
+      sigaction(SIGTERM, &sa, NULL);
+      r.t0 = (long long)time(NULL);
+      vs_respond_run(&r, &o, &g, &agg, bufs, &sent, &errors, &elapsed);
+      vs_resp_agg(&r, &o, &agg);
+    } else {
+      vs_run(fd, o.rate, o.duration, vs_fleet_next, &g, bufs, &sent, &errors,
+             &elapsed);
+    }
     if (vs_fleet_agg(&g, &agg) != 0) {
       fprintf(stderr, "vacquery-send: out of memory\n");
       return 1;
     }
     qsort(agg.v, agg.n, sizeof(*agg.v), vs_ent_cmp);
     if (!o.quiet)
-      vs_print_fleet(stdout, &g, &agg, sent, errors, elapsed);
+      vs_print_fleet(stdout, &g, &agg, o.respond ? &r : NULL, sent, errors,
+                     elapsed);
     if (sf != NULL)
-      vs_print_fleet(sf, &g, &agg, sent, errors, elapsed);
+      vs_print_fleet(sf, &g, &agg, o.respond ? &r : NULL, sent, errors,
+                     elapsed);
     for (size_t i = 0; i < agg.n; i++)
       free(agg.v[i].key);
     free(agg.v);
@@ -881,7 +1381,13 @@ int main(int argc, char **argv) {
     status = 1;
   }
   free(bufs);
-  free(cj.p);
-  close(fd);
+  cm_buf_free(&cj);
+  if (fd >= 0)
+    close(fd);
+  for (long i = 0; i < r.nfac; i++)
+    close(r.fd[i]);
+  if (r.forge_fd >= 0)
+    close(r.forge_fd);
+  free(r.fd);
   return status || errors > 0;
 }

@@ -49,33 +49,56 @@ int cm_buf_adds(cm_buf_t *b, const char *s) {
   return cm_buf_add(b, s, strlen(s));
 }
 
-int cm_buf_json_str(cm_buf_t *b, const char *s) {
+/* Appends s as a JSON string literal; ascii selects json.dumps's escaping
+ * (see cm_buf_json_str_ascii). Returns 0 or -1. */
+static int cm_buf_json_text(cm_buf_t *b, const char *s, bool ascii) {
+  static const char shorts[] = "btnvfr"; /* letters of codes 8..13 */
   cm_buf_add(b, "\"", 1);
   const unsigned char *p = (const unsigned char *)(s ? s : "");
   while (*p != '\0') {
     const unsigned char *run = p;
-    size_t n;
+    size_t n = 1;
     /* Copy the longest run that needs no escaping in one go. */
     while (*p >= 0x20 && *p != '"' && *p != '\\' &&
-           (n = cm_utf8_decode(p, 4, NULL)) > 0)
+           (ascii ? *p < 0x7f : (n = cm_utf8_decode(p, 4, NULL)) > 0))
       p += n;
     cm_buf_add(b, run, (size_t)(p - run));
     if (*p == '\0')
       break;
-    char esc[8];
+    char esc[16];
+    uint32_t cp = *p;
+    size_t k = 1;
     if (*p == '"' || *p == '\\') {
       esc[0] = '\\';
       esc[1] = (char)*p;
-      cm_buf_add(b, esc, 2);
+      esc[2] = '\0';
     } else if (*p < 0x20) {
-      snprintf(esc, sizeof(esc), "\\u%04x", *p);
-      cm_buf_add(b, esc, 6);
+      if (ascii && *p >= 8 && *p <= 13 && *p != 11)
+        snprintf(esc, sizeof(esc), "\\%c", shorts[*p - 8]);
+      else
+        snprintf(esc, sizeof(esc), "\\u%04x", *p);
+    } else if ((k = cm_utf8_decode(p, 4, &cp)) == 0) {
+      k = 1; /* U+FFFD for each byte of an invalid sequence */
+      snprintf(esc, sizeof(esc), "%s", ascii ? "\\ufffd" : "\xEF\xBF\xBD");
+    } else if (cp >= 0x10000) { /* ascii only: a surrogate pair */
+      snprintf(esc, sizeof(esc), "\\u%04x\\u%04x",
+               (unsigned)(0xD800 + ((cp - 0x10000) >> 10)),
+               (unsigned)(0xDC00 + (cp & 0x3FF)));
     } else {
-      cm_buf_add(b, "\xEF\xBF\xBD", 3); /* U+FFFD for a bad byte */
+      snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
     }
-    p++;
+    cm_buf_adds(b, esc);
+    p += k;
   }
   return cm_buf_add(b, "\"", 1);
+}
+
+int cm_buf_json_str(cm_buf_t *b, const char *s) {
+  return cm_buf_json_text(b, s, false);
+}
+
+int cm_buf_json_str_ascii(cm_buf_t *b, const char *s) {
+  return cm_buf_json_text(b, s, true);
 }
 
 int cm_buf_json_double(cm_buf_t *b, double d) {

@@ -36,6 +36,14 @@ int cm_buf_adds(cm_buf_t *b, const char *s);
  * UTF-8 sequence becomes U+FFFD. s NULL is written as "". Returns 0 or -1. */
 int cm_buf_json_str(cm_buf_t *b, const char *s);
 
+/* Appends s as a JSON string literal escaped as Python's json.dumps does
+ * (ensure_ascii): `"` and `\` escaped, \b \t \n \f \r by letter, other
+ * bytes below 0x20, DEL and every non-ASCII character as \uXXXX in lowercase
+ * hex (a surrogate pair above U+FFFF), every byte of an invalid UTF-8
+ * sequence as \ufffd. The output is pure ASCII. s NULL is written as "".
+ * Returns 0 or -1. */
+int cm_buf_json_str_ascii(cm_buf_t *b, const char *s);
+
 /* Appends d as a JSON number with the fewest digits that read back as the
  * same double (at most 17), or null for NaN and infinities. Returns 0/-1. */
 int cm_buf_json_double(cm_buf_t *b, double d);

@@ -218,9 +218,11 @@ int vq_slots_observe(vq_slots_t *t, const vq_message_t *m, uint64_t round,
   e->s.state = state;
   e->s.last_seen = now;
   e->s.round = round;
+  ev->slot = &e->s;
+  ev->old_state = old;
+  ev->new_state = state;
   if (old == state)
     return 0;
-  ev->slot = &e->s;
   ev->old_state = old;
   ev->new_state = state;
   return 1;

@@ -110,10 +110,11 @@ void vq_slots_destroy(vq_slots_t *t);
 size_t vq_slots_count(const vq_slots_t *t);
 
 /*
- * Records reply m (already checked) of query round `round' at time now.
- * Returns 1 and fills *ev when the slot is new or its state changed, 0 when
- * nothing changed, -1 when the table is full or memory runs out (the reply
- * is then not recorded).
+ * Records reply m (already checked) of query round `round' at time now and
+ * fills *ev (ev->slot is the slot, its old and new state). Returns 1 when
+ * the slot is new or its state changed, 0 when the state did not change,
+ * -1 when the table is full or memory runs out (the reply is then not
+ * recorded and *ev is untouched).
  */
 int vq_slots_observe(vq_slots_t *t, const vq_message_t *m, uint64_t round,
                      double now, vq_slot_event_t *ev);

@@ -59,6 +59,14 @@ static const vq_ds_t vq_value_ds[] = {D("value")};
 static const vq_ds_t vq_queue_ds[] = {G("length", -1)};
 static const vq_ds_t vq_join_ds[] = {G("waiting", -1), D("joined"),
                                      D("timed_out")};
+/* A polled machine slot (issue 12): its use, then its state and ages. */
+static const vq_ds_t vq_machine_ds[] = {
+    G("processors", VQ_N_NUM_PROCESSORS),
+    G("cpu_percentage", VQ_N_CPU_PERCENTAGE),
+    G("cpu_seconds", VQ_N_CPU_SECONDS), G("hs06", VQ_N_HS06)};
+static const vq_ds_t vq_machine_state_ds[] = {G("state", -1), G("age", -1),
+                                              G("heartbeat_age", -1)};
+static const vq_ds_t vq_slots_ds[] = {G("machines", -1)};
 
 #define T(n, a)                                                                \
   { n, sizeof(a) / sizeof((a)[0]), a }
@@ -80,6 +88,11 @@ static const vq_type_t vq_types[VQ_TYPE_COUNT] = {
     [VQ_TYPE_QUEUE] = T("vacquery_queue", vq_queue_ds),
     [VQ_TYPE_BAD_FIELD] = T("vacquery_bad_field", vq_value_ds),
     [VQ_TYPE_JOIN] = T("vacquery_join", vq_join_ds),
+    [VQ_TYPE_MACHINE] = T("vacquery_machine", vq_machine_ds),
+    [VQ_TYPE_MACHINE_STATE] = T("vacquery_machine_state", vq_machine_state_ds),
+    [VQ_TYPE_SLOTS] = T("vacquery_slots", vq_slots_ds),
+    [VQ_TYPE_POLL] = T("vacquery_poll", vq_value_ds),
+    [VQ_TYPE_FINISHED_SOURCE] = T("vacquery_finished_source", vq_value_ds),
 };
 
 const vq_type_t *vq_type(vq_type_id_t id) {

@@ -55,6 +55,15 @@ typedef enum {
   VQ_TYPE_QUEUE,       /* vacquery_queue: hand-off queue length */
   VQ_TYPE_BAD_FIELD,   /* vacquery_bad_field-<field>: values dropped */
   VQ_TYPE_JOIN,        /* vacquery_join: Vac outcome join counters */
+  /* Polled machine slots (issue 12): vacquery_machine (a slot's use),
+   * vacquery_machine_state (its state and ages), vacquery_slots (slots per
+   * state per machinetype), vacquery_poll-<counter> (the poller's
+   * counters), vacquery_finished_source-<push|poll>. */
+  VQ_TYPE_MACHINE,
+  VQ_TYPE_MACHINE_STATE,
+  VQ_TYPE_SLOTS,
+  VQ_TYPE_POLL,
+  VQ_TYPE_FINISHED_SOURCE,
   VQ_TYPE_COUNT
 } vq_type_id_t;
 

@@ -512,6 +512,12 @@ VQ_TYPES = {
     "vacquery_queue": ["length"],
     "vacquery_bad_field": ["value"],
     "vacquery_join": ["waiting", "joined", "timed_out"],
+    # issue 12: polled machine slots and the poller's counters
+    "vacquery_machine": ["processors", "cpu_percentage", "cpu_seconds", "hs06"],
+    "vacquery_machine_state": ["state", "age", "heartbeat_age"],
+    "vacquery_slots": ["machines"],
+    "vacquery_poll": ["value"],
+    "vacquery_finished_source": ["value"],
 }
 
 

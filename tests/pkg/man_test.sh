@@ -57,7 +57,7 @@ for pair in vacquery:collectd-vacquery write_elasticsearch:collectd-write_elasti
   write_gmond:collectd-write_gmond; do
   c=$src/plugins/${pair%%:*}.c
   pod=$man_dir/${pair#*:}.pod
-  keys=$(keywords "$c")
+  keys=$(keywords "$c"; [ ! -f "${c%.c}_poll.c" ] || keywords "${c%.c}_poll.c")
   n=$(echo "$keys" | grep -c .)
   ok $([ "$n" -ge 10 ]; echo $?) "${pair%%:*}: only $n keywords found in $c (pattern changed?)"
   for k in $keys; do

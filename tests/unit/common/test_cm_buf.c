@@ -32,11 +32,34 @@ static void test_add_grows_and_terminates(void **state) {
   assert_null(b.data);
 }
 
+/* A string and the JSON text an escaper must write for it. */
+typedef struct {
+  const char *in, *out;
+} json_row_t;
+
+/* Runs the escaper fn over rows: each output must equal the row's (literal)
+ * text and be valid JSON for json-c; NULL must give "". */
+static void check_json_rows(const json_row_t *rows, size_t n,
+                            int (*fn)(cm_buf_t *, const char *)) {
+  for (size_t i = 0; i < n; i++) {
+    cm_buf_t b = CM_BUF_INIT;
+    assert_int_equal(fn(&b, rows[i].in), 0);
+    CHECK_CSTR(rows[i].out, b.data, rows[i].out);
+    json_object *o = json_tokener_parse(b.data);
+    if (o == NULL)
+      fail_msg("[%s] not valid JSON", rows[i].out);
+    json_object_put(o);
+    cm_buf_free(&b);
+  }
+  cm_buf_t b = CM_BUF_INIT;
+  fn(&b, NULL);
+  CHECK_CSTR("NULL", b.data, "\"\"");
+  cm_buf_free(&b);
+}
+
 static void test_json_str_table(void **state) {
   (void)state;
-  static const struct {
-    const char *in, *out;
-  } rows[] = {
+  static const json_row_t rows[] = {
       {"", "\"\""},
       {"plain", "\"plain\""},
       {"q\"b\\s", "\"q\\\"b\\\\s\""},
@@ -50,21 +73,31 @@ static void test_json_str_table(void **state) {
       {"sur\xed\xa0\x80", "\"sur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""},
       {"/slash", "\"/slash\""},
   };
-  for (size_t i = 0; i < COUNT(rows); i++) {
-    cm_buf_t b = CM_BUF_INIT;
-    assert_int_equal(cm_buf_json_str(&b, rows[i].in), 0);
-    CHECK_CSTR(rows[i].out, b.data, rows[i].out);
-    /* Every output is valid JSON that json-c reads back. */
-    json_object *o = json_tokener_parse(b.data);
-    if (o == NULL)
-      fail_msg("[%s] not valid JSON", rows[i].out);
-    json_object_put(o);
-    cm_buf_free(&b);
-  }
-  cm_buf_t b = CM_BUF_INIT;
-  cm_buf_json_str(&b, NULL);
-  CHECK_CSTR("NULL", b.data, "\"\"");
-  cm_buf_free(&b);
+  check_json_rows(rows, COUNT(rows), cm_buf_json_str);
+}
+
+/* cm_buf_json_str_ascii: the rows are what Python's json.dumps writes for
+ * the same text (invalid UTF-8, which a Python str cannot hold, as U+FFFD
+ * per byte). */
+static void test_json_str_ascii_table(void **state) {
+  (void)state;
+  static const json_row_t rows[] = {
+      {"", "\"\""},
+      {"plain text 0-9 ~", "\"plain text 0-9 ~\""},
+      {"q\"b\\s", "\"q\\\"b\\\\s\""},
+      {"tab\tnl\ncr\r", "\"tab\\tnl\\ncr\\r\""},
+      {"\b\f\v", "\"\\b\\f\\u000b\""},
+      {"\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\""},
+      {"Z\xc3\xbcrich", "\"Z\\u00fcrich\""},
+      {"\xe2\x82\xac \xf0\x9f\x98\x80", "\"\\u20ac \\ud83d\\ude00\""},
+      {"\xef\xbf\xbf\xf4\x8f\xbf\xbf", "\"\\uffff\\udbff\\udfff\""},
+      {"bad\xffx", "\"bad\\ufffdx\""},
+      {"cut\xc3", "\"cut\\ufffd\""},
+      {"over\xc0\xafz", "\"over\\ufffd\\ufffdz\""},
+      {"sur\xed\xa0\x80", "\"sur\\ufffd\\ufffd\\ufffd\""},
+      {"/slash", "\"/slash\""},
+  };
+  check_json_rows(rows, COUNT(rows), cm_buf_json_str_ascii);
 }
 
 static void test_json_numbers_table(void **state) {
@@ -137,6 +170,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_grows_and_terminates),
       cmocka_unit_test(test_json_str_table),
+      cmocka_unit_test(test_json_str_ascii_table),
       cmocka_unit_test(test_json_numbers_table),
       cmocka_unit_test(test_steal_and_broken_buffer),
   };

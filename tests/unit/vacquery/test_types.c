@@ -221,6 +221,25 @@ static const struct {
      {{"waiting", VQ_DS_GAUGE, -1},
       {"joined", VQ_DS_DERIVE, -1},
       {"timed_out", VQ_DS_DERIVE, -1}}},
+    {VQ_TYPE_MACHINE,
+     "vacquery_machine",
+     4,
+     {{"processors", VQ_DS_GAUGE, VQ_N_NUM_PROCESSORS},
+      {"cpu_percentage", VQ_DS_GAUGE, VQ_N_CPU_PERCENTAGE},
+      {"cpu_seconds", VQ_DS_GAUGE, VQ_N_CPU_SECONDS},
+      {"hs06", VQ_DS_GAUGE, VQ_N_HS06}}},
+    {VQ_TYPE_MACHINE_STATE,
+     "vacquery_machine_state",
+     3,
+     {{"state", VQ_DS_GAUGE, -1},
+      {"age", VQ_DS_GAUGE, -1},
+      {"heartbeat_age", VQ_DS_GAUGE, -1}}},
+    {VQ_TYPE_SLOTS, "vacquery_slots", 1, {{"machines", VQ_DS_GAUGE, -1}}},
+    {VQ_TYPE_POLL, "vacquery_poll", 1, {{"value", VQ_DS_DERIVE, -1}}},
+    {VQ_TYPE_FINISHED_SOURCE,
+     "vacquery_finished_source",
+     1,
+     {{"value", VQ_DS_DERIVE, -1}}},
 };
 
 /* Every type is the one in the table: name, DS names, kinds, the field
@@ -332,6 +351,28 @@ static void test_types_fit_write_graphite(void **state) {
   }
 }
 
+/* The polled machine-level types (issue 12) carry a type instance too
+ * (<vo>.<machinetype>.<machine>): the plugin dispatches them only when
+ * host, plugin instance and type instance add up to at most 256 bytes
+ * (VQ_POLL_NAMES_MAX), and then each list's lines must fit write_graphite's
+ * 1428-byte buffer, the prefix being "vac.". */
+static void test_machine_types_fit_write_graphite(void **state) {
+  (void)state;
+  static const vq_type_id_t ids[] = {VQ_TYPE_MACHINE, VQ_TYPE_MACHINE_STATE,
+                                     VQ_TYPE_SLOTS};
+  const size_t names = 256, value = 22, time = 10;
+  for (size_t k = 0; k < COUNT(ids); k++) {
+    const vq_type_t *t = vq_type(ids[k]);
+    size_t total = 0;
+    for (size_t i = 0; i < t->ds_num; i++)
+      total += strlen("vac.") + names + strlen(".vacquery.") + 1 +
+               strlen(t->name) + 1 + 1 + strlen(t->ds[i].name) + 1 + value + 1 +
+               time + 2;
+    if (total >= 1428)
+      fail_msg("%s: up to %zu bytes in write_graphite", t->name, total);
+  }
+}
+
 static int valid_name(const char *s) {
   if (*s == '\0')
     return 0;
@@ -376,6 +417,7 @@ int main(void) {
       cmocka_unit_test(test_names_unique_and_well_formed),
       cmocka_unit_test(test_message_types),
       cmocka_unit_test(test_types_fit_write_graphite),
+      cmocka_unit_test(test_machine_types_fit_write_graphite),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -439,10 +439,14 @@ def vm_table():
     factory, etc/collectd.d/vac_factory_virt.conf) beside the machinetype
     and VO the responder reports: Grafana joins the two on the machine."""
     vm = "vac.$factory.virt.*."
-    cols = [("vm_cpu", "scale(perSecond(%s),0.0000001)" % recent(vm + "virt_cpu_total"), False),
+    # The counters' rates between the last two complete points: the point of
+    # the current carbon step holds the reading of only part of the step
+    # (delay by one point).
+    rate = lambda p: "delay(perSecond(%s),1)" % recent(p)  # noqa: E731
+    cols = [("vm_cpu", "scale(%s,0.0000001)" % rate(vm + "virt_cpu_total"), False),
             ("vm_mem", recent(vm + "memory.total"), False),
-            ("vm_disk", "perSecond(%s)" % recent(vm + "disk_octets.*.*"), True),
-            ("vm_net", "perSecond(%s)" % recent(vm + "if_octets.*.*"), True)]
+            ("vm_disk", rate(vm + "disk_octets.*.*"), True),
+            ("vm_net", rate(vm + "if_octets.*.*"), True)]
     heads = dict((c[0], c[1]) for c in VM_COLUMNS)
     targets = []
     for i, (k, e, summed) in enumerate(cols):

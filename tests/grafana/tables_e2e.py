@@ -15,6 +15,13 @@ a literal table: one row per factory (per machinetype) in name order,
 VacMon's columns in order, the latest value of each field, MiB from KiB,
 times in ms, an empty cell for a field the factory never sent.
 
+The machine level likewise (the paths of the vacquery plugin's polls and of
+collectd's virt plugin on the factories, written with known values): the
+Factory view's machines table (one row per slot seen in the panel's last
+15 minutes, machinetype and VO from the slot's name, the state's names) and
+its VMs table (each VM's CPU %, memory, disk and network bytes per second
+joined on the machine to its machinetype and VO), each with the VO filter.
+
 Environment as tests/e2e/run-py.sh sets it. Exit 0 pass, 1 fail, 99 hard
 error (no node/npm/registry, no graphite).
 """

@@ -370,9 +370,10 @@ def slots(level, machines_only=False):
     """Slots per state, one series per state; machines_only leaves out the
     empty slots (VO and machinetype none)."""
     path = machine_path(level, "vacquery_slots", "machines")
-    if machines_only:
-        path = "exclude(%s,'\\.vacquery_slots\\.none\\.none\\.')" % path
-    return by(path, N_STATE, "name")
+    if not machines_only:
+        return by(path, N_STATE, "name")
+    empty = "'\\.vacquery_slots\\.none\\.none\\.'"  # after summarize: names keep the path
+    return "sortByName(groupByNode(exclude(%s,%s),%d,'sum'))" % (bucket(path), empty, N_STATE)
 
 
 def slots_panel(level):
@@ -399,9 +400,10 @@ def named(expr, node, key):
 def machine_info():
     """One series per machine slot named `machine=<m> machinetype=<mt> vo=<vo>`:
     the machinetype and VO columns of the machines tables."""
-    return T("aliasSub(removeEmptySeries(%s),'^.*\\.vacquery_machine_state\\.([^.]*)\\.([^.]*)\\.([^.]*)\\.state$',"
-             "'machine=\\3 machinetype=\\2 vo=\\1')"
-             % machine_path("factory", "vacquery_machine_state", "state"), gw=False, ref="I")
+    rx = "'^.*\\.vacquery_machine_state\\.([^.]*)\\.([^.]*)\\.([^.]*)\\.state$'"
+    return T("aliasSub(%s,%s,'machine=\\3 machinetype=\\2 vo=\\1')" % (
+        recent(machine_path("factory", "vacquery_machine_state", "state")), rx),
+        gw=False, ref="I")
 
 
 # Columns of the machines tables: (key, header, unit, decimals); the

@@ -56,15 +56,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "grafana"))
 import e2e  # noqa: E402
+import graphite_e2e  # noqa: E402  (dropin_for_test: the central drop-in's EDIT lines)
 import graphite_stack  # noqa: E402
 import tables_e2e  # noqa: E402  (table(): a panel through graphite-web and tables.js)
 
 TOP = e2e.TOP_SRCDIR
 FACTORY_DROPIN = os.path.join(TOP, "etc", "collectd.d", "vac_factory_virt.conf")
-CENTRAL_DROPIN = os.path.join(TOP, "etc", "collectd.d", "vacquery_graphite.conf")
 DASH = os.path.join(TOP, "graphs", "grafana", "dashboards", "vacmon-factory.json")
 VIRT_SO = os.path.join(e2e.STOCK_PLUGIN_DIR, "virt.so")
-CK = e2e.Checks()
+CK = graphite_e2e.CK  # one list of checks with graphite_e2e's helpers
 log = e2e.log
 
 # vac.* in 5-s points: one point per 5 collectd reads (Interval 1), so that a
@@ -179,13 +179,9 @@ class Daemon:
 def central(tmp, stack, port):
     d = os.path.join(tmp, "central")
     os.makedirs(os.path.join(d, "csv"))
-    text, n = edit(CENTRAL_DROPIN, [(r'Host "[^"]*"', 'Host "127.0.0.1"'),
-                                    (r'Port "[^"]*"', 'Port "%d"' % stack.line_port),
-                                    (r'Plugin "rrdtool"', 'Plugin "csv"')])
-    CK.check("central: vacquery_graphite.conf has its 4 EDIT lines", n == 4, n)
     inc = os.path.join(d, "vacquery_graphite.conf")
-    with open(inc, "w") as f:
-        f.write(text)
+    with open(inc, "w") as f:  # the shipped file, its EDIT lines set (and counted)
+        f.write(graphite_e2e.dropin_for_test(stack.line_port))
     conf = base_conf(d, "central.example.org") + f'''LoadPlugin csv
 <Plugin csv>
   DataDir "{d}/csv"

@@ -463,9 +463,10 @@ def vm_table():
     return P("VMs on this factory: use on the hypervisor", targets + [machine_info()],
              kind="machines", width=24, matrix=VM_COLUMNS, join="inner",
              desc="One row per VM of this factory seen in the last %s, from collectd's virt "
-                  "plugin on the factory itself (etc/collectd.d/vac_factory_virt.conf, "
+                  "plugin on the factory itself (collectd-vacmon's example vac_factory_virt.conf; "
                   "libvirt's domain name is the machine name): VM CPU (%% of one processor), "
-                  "memory, disk I/O (read + write) and network (received + sent) per second, "
+                  "memory (bytes), disk I/O (read + write) and network (received + sent) in "
+                  "bytes per second, "
                   "next to the machinetype and VO that the factory's responder reports for "
                   "the same machine (the vacquery plugin's polls, Poll true). Only machines "
                   "that both report appear: none when the factory does not run the virt "

@@ -14,7 +14,8 @@ per hour by outcome and VO, CPU efficiency per VO, stale factories per site,
 the receiver's own health, and, from the plugin's polls of the Vac
 responders, the machines by state and a table of each factory's machines,
 with each VM's use on its hypervisor (collectd's virt plugin) beside it.
-Graphite paths are those of the shipped write_graphite drop-in (etc/collectd.d/vacquery_graphite.conf):
+Graphite paths are those of the shipped write_graphite drop-in
+(etc/collectd.d/vacquery_graphite.conf):
 
     vac.<site>.vacquery.<space>.<factory>.vacquery_factory.<ds>
     vac.<site>.vacquery.<space>.<factory>.vacquery_mt.<vo>.<machinetype>.<ds>

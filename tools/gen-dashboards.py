@@ -11,14 +11,30 @@ dashboards under graphs/ (collectd-vacmon).
 The views follow VacMon's views (All sites, Site,
 Space, Factory) plus what VacMon never had: a VO filter, finished machines
 per hour by outcome and VO, CPU efficiency per VO, stale factories per site,
-and the receiver's own health. Graphite paths are those of the shipped
-write_graphite drop-in (etc/collectd.d/vacquery_graphite.conf):
+the receiver's own health, and, from the plugin's polls of the Vac
+responders, the machines by state and a table of each factory's machines,
+with each VM's use on its hypervisor (collectd's virt plugin) beside it.
+Graphite paths are those of the shipped write_graphite drop-in
+(etc/collectd.d/vacquery_graphite.conf):
 
     vac.<site>.vacquery.<space>.<factory>.vacquery_factory.<ds>
     vac.<site>.vacquery.<space>.<factory>.vacquery_mt.<vo>.<machinetype>.<ds>
     vac.<site>.vacquery.<space>.<factory>.vacquery_finished.<vo>.<mt>.<outcome>.<ds>
     vac.<site>.vacquery.vacquery_site.<ds>
     vac.<receiver>.vacquery.vacquery_{stats.<ds>,accepted.<type>,rejected.<reason>,queue}
+
+and, from the plugin's polls of the Vac responders (Poll true), one series
+per machine slot and the slots by state:
+
+    vac.<site>.vacquery.<space>.<factory>.vacquery_machine.<vo>.<mt>.<machine>.<ds>
+    vac.<site>.vacquery.<space>.<factory>.vacquery_machine_state.<vo>.<mt>.<machine>.<ds>
+    vac.<site>.vacquery.<space>.<factory>.vacquery_slots.<vo>.<mt>.<state>.machines
+
+and, from collectd's virt plugin on the factories themselves
+(etc/collectd.d/vac_factory_virt.conf), each VM's use on the hypervisor:
+
+    vac.<factory>.virt.<machine>.{virt_cpu_total,memory.total,disk_octets.<disk>.<read|write>,
+                                  if_octets.<interface>.<rx|tx>}
 
 VacMon's arithmetic (docs/protocol.md section 11): each sender series is averaged
 over a bucket, then the group is the sum of those averages. Here:
@@ -62,6 +78,8 @@ BUCKET_AUTO_MIN = "5m"        # ... never shorter than 5 minutes
 
 # Nodes of the paths above.
 N_SITE, N_SPACE, N_FACTORY, N_VO, N_MT, N_OUTCOME = 1, 3, 4, 6, 7, 8
+N_MACHINE = N_STATE = 8  # vacquery_machine*, vacquery_slots
+N_VM = 3                 # vac.<factory>.virt.<machine>...
 
 
 # ---- Graphite expressions ------------------------------------------------------
@@ -157,21 +175,23 @@ def last(level, ds, name_nodes):
 
 # ---- panels -----------------------------------------------------------------------
 
-def T(expr, overlay=False, label=None, gw=True, plain=None):
+def T(expr, overlay=False, label=None, gw=True, plain=None, ref=None):
     """A target; gw: also on the graphite-web dashboards, where a table
-    column is drawn as `plain` (the series named by factory only)."""
+    column is drawn as `plain` (the series named by factory only); ref: its
+    refId when a panel's transformations need a fixed one."""
     if overlay and label is None:  # alias(..., '<name>'): the series' name
         label = re.search(r",'([^']*)'\)$", expr).group(1)
-    return {"expr": expr, "overlay": overlay, "label": label, "gw": gw, "plain": plain or expr}
+    return {"expr": expr, "overlay": overlay, "label": label, "gw": gw, "plain": plain or expr,
+            "ref": ref}
 
 
 def P(title, targets, unit="short", kind="ts", stack=True, link=None, check=None,
-      desc="", width=12, thresholds=None, bars=False, matrix=None):
+      desc="", width=12, thresholds=None, bars=False, matrix=None, join=None):
     """A panel. check = (summary key, field) for the end-to-end test: each
     series name is a value of that key and must equal what was sent."""
     return {"title": title, "targets": targets, "unit": unit, "kind": kind, "stack": stack,
             "link": link, "check": check, "desc": desc, "width": width,
-            "thresholds": thresholds, "bars": bars, "matrix": matrix}
+            "thresholds": thresholds, "bars": bars, "matrix": matrix, "join": join}
 
 
 def chart_pair(level, node, what, link, check_key, order, max_overlay=True):
@@ -325,6 +345,135 @@ def machinetype_table():
                    "HS06 in the range.")]
 
 
+# ---- machines (the plugin's polls) and VMs (virt on the factories) -------------------
+
+# Responder state codes of vacquery_machine_state.state (collectd-vacquery(5)).
+STATE_NAMES = [(1, "Starting"), (2, "Running"), (3, "Shut down"), (4, "Paused"),
+               (5, "Zombie"), (6, "Unknown")]
+# A VM's row is kept in the machines tables only when it has a value in the
+# panel's own range: the last quarter-hour (collectd dispatches every
+# machine every Interval; a slot that is gone stops).
+MACHINES_RANGE = "15m"
+
+
+def machine_path(level, typ, ds):
+    s, sp, f = scope_nodes(level)
+    return "vac.%s.vacquery.%s.%s.%s.$vo.*.*.%s" % (s, sp, f, typ, ds)
+
+
+def recent(path):
+    """The series of path with a value in the range: graphite-web also
+    returns all-null series for the whisper files of machines that are gone,
+    which would be empty rows (and break Grafana's reduce, which does not
+    merge an all-null series' value field with the others)."""
+    return "removeEmptySeries(%s)" % path
+
+
+def slots(level, machines_only=False):
+    """Slots per state, one series per state; machines_only leaves out the
+    empty slots (VO and machinetype none)."""
+    path = machine_path(level, "vacquery_slots", "machines")
+    if not machines_only:
+        return by(path, N_STATE, "name")
+    empty = "'\\.vacquery_slots\\.none\\.none\\.'"  # after summarize: names keep the path
+    return "sortByName(groupByNode(exclude(%s,%s),%d,'sum'))" % (bucket(path), empty, N_STATE)
+
+
+def slots_panel(level):
+    if level == "factory":
+        return P("Slots by state", [T(slots(level))],
+                 desc="This factory's machine slots by the state its responder reports "
+                      "(starting, running, shut_down, paused, zombie, unknown), from the "
+                      "vacquery plugin's polls (Poll true): the mean of each bucket, stacked. "
+                      "Empty slots count too (under VO and machinetype none), so the top is "
+                      "the number of slots; with a VO chosen, only that VO's machines.")
+    return P("Machines by state", [T(slots(level, machines_only=True))],
+             desc="Machines of the Vac factories of this %s by the state their responders "
+                  "report (starting, running, shut_down, paused, zombie, unknown), from the "
+                  "vacquery plugin's polls (Poll true): the mean of each bucket, stacked; "
+                  "empty slots are left out. Vcycle factories have no responder and do not "
+                  "appear." % level)
+
+
+def named(expr, node, key):
+    """The series of expr named `machine=<node> metric=<key>`."""
+    return kv_alias("aliasByNode(%s,%d)" % (expr, node), "machine", key)
+
+
+def machine_info():
+    """One series per machine slot named `machine=<m> machinetype=<mt> vo=<vo>`:
+    the machinetype and VO columns of the machines tables."""
+    rx = "'^.*\\.vacquery_machine_state\\.([^.]*)\\.([^.]*)\\.([^.]*)\\.state$'"
+    return T("aliasSub(%s,%s,'machine=\\3 machinetype=\\2 vo=\\1')" % (
+        recent(machine_path("factory", "vacquery_machine_state", "state")), rx),
+        gw=False, ref="I")
+
+
+# Columns of the machines tables: (key, header, unit, decimals); the
+# first three come from the names of machine_info()'s series.
+MACHINE_COLUMNS = [("machine", "Machine", None, None), ("machinetype", "Machinetype", None, None),
+                   ("vo", "VO", None, None), ("state", "State", "short", 0),
+                   ("procs", "Procs", "short", 0), ("cpu", "CPU %", "percent", 1),
+                   ("age", "Age", "s", 0)]
+VM_COLUMNS = MACHINE_COLUMNS[:3] + [("vm_cpu", "VM CPU", "percent", 1),
+                                    ("vm_mem", "VM memory", "bytes", 1),
+                                    ("vm_disk", "VM disk I/O", "Bps", 1),
+                                    ("vm_net", "VM network", "Bps", 1)]
+
+
+def machines_table():
+    """The machines now on the factory (the responder's view of each slot)."""
+    st = lambda ds: machine_path("factory", "vacquery_machine_state", ds)  # noqa: E731
+    mc = lambda ds: machine_path("factory", "vacquery_machine", ds)  # noqa: E731
+    cols = [("state", recent(st("state"))), ("procs", recent(mc("processors"))),
+            ("cpu", recent(mc("cpu_percentage"))), ("age", recent(st("age")))]
+    heads = dict((c[0], c[1]) for c in MACHINE_COLUMNS)
+    targets = [T(named(e, N_MACHINE, k), label=heads[k], ref=chr(ord("A") + i),
+                 plain="aliasByNode(%s,%d)" % (e, N_MACHINE)) for i, (k, e) in enumerate(cols)]
+    return P("Machines on this factory", targets + [machine_info()], kind="machines",
+             width=24, matrix=MACHINE_COLUMNS, join="outerTabular",
+             desc="One row per machine slot that this factory's responder reported in the "
+                  "last %s (the vacquery plugin's polls, Poll true), with its latest "
+                  "values: machinetype and VO (none for an empty slot), state, processors, "
+                  "CPU %% (the responder's cpu_percentage) and age (seconds since the "
+                  "machine was created)." % MACHINES_RANGE.replace("m", " minutes"))
+
+
+def vm_table():
+    """Each VM's use on the hypervisor (collectd's virt plugin on the
+    factory, etc/collectd.d/vac_factory_virt.conf) beside the machinetype
+    and VO the responder reports: Grafana joins the two on the machine."""
+    vm = "vac.$factory.virt.*."
+    # The counters' rates between the last two complete points: the point of
+    # the current carbon step holds the reading of only part of the step
+    # (delay by one point).
+    rate = lambda p: "delay(perSecond(%s),1)" % recent(p)  # noqa: E731
+    cols = [("vm_cpu", "scale(%s,0.0000001)" % rate(vm + "virt_cpu_total"), False),
+            ("vm_mem", recent(vm + "memory.total"), False),
+            ("vm_disk", rate(vm + "disk_octets.*.*"), True),
+            ("vm_net", rate(vm + "if_octets.*.*"), True)]
+    heads = dict((c[0], c[1]) for c in VM_COLUMNS)
+    targets = []
+    for i, (k, e, summed) in enumerate(cols):
+        e = ("groupByNode(%s,%d,'sum')" % (e, N_VM)) if summed else ("aliasByNode(%s,%d)"
+                                                                      % (e, N_VM))
+        # not on graphite-web: its template replaces the whole key
+        # <site>.vacquery.<space>.<factory>, and these paths hold the factory alone
+        targets.append(T(kv_alias(e, "machine", k), label=heads[k], ref=chr(ord("A") + i),
+                         plain=e, gw=False))
+    return P("VMs on this factory: use on the hypervisor", targets + [machine_info()],
+             kind="machines", width=24, matrix=VM_COLUMNS, join="inner",
+             desc="One row per VM of this factory seen in the last %s, from collectd's virt "
+                  "plugin on the factory itself (collectd-vacmon's example vac_factory_virt.conf; "
+                  "libvirt's domain name is the machine name): VM CPU (%% of one processor), "
+                  "memory (bytes), disk I/O (read + write) and network (received + sent) in "
+                  "bytes per second, "
+                  "next to the machinetype and VO that the factory's responder reports for "
+                  "the same machine (the vacquery plugin's polls, Poll true). Only machines "
+                  "that both report appear: none when the factory does not run the virt "
+                  "drop-in or is not polled." % MACHINES_RANGE.replace("m", " minutes"))
+
+
 def by_vo(level):
     """Running processors, machines and HS06 by VO (VacMon: at every level)."""
     return (chart_pair(level, N_VO, "VO", None, None, "total", max_overlay=False)
@@ -343,6 +492,7 @@ VIEWS = [
      "panels": chart_pair("site", N_SPACE, "space", "space", "space", "name")
      + chart_pair("site", N_VO, "VO", None, "site_vo", "total", max_overlay=False)
      + hs06_pair("site", N_SPACE, "space", "space") + hs06_pair("site", N_VO, "VO", None)
+     + [slots_panel("site")]
      + beyond("site")},
     {"uid": "vacmon-space", "title": "VacMon: Space", "level": "space",
      "vars": ["site", "space", "vo"],
@@ -354,6 +504,7 @@ VIEWS = [
      + hs06_pair("space", N_FACTORY, "factory", "factory")
      + hs06_pair("space", N_MT, "machinetype", None)
      + by_vo("space")
+     + [slots_panel("space")]
      + factory_table("space")},
     {"uid": "vacmon-factory", "title": "VacMon: Factory", "level": "factory",
      "vars": ["site", "space", "factory", "vo"],
@@ -386,7 +537,9 @@ VIEWS = [
            [T(by(mt("factory", "running_hs06"), N_MT, "total", positive=True))]),
          P("Finished machines per hour by outcome",
            [T("sortByTotal(%s)" % finished("factory", "machines", N_OUTCOME))], bars=True),
-     ] + by_vo("factory") + factory_table("factory") + machinetype_table()},
+         slots_panel("factory"),
+     ] + by_vo("factory") + factory_table("factory") + machinetype_table()
+     + [machines_table(), vm_table()]},
 ]
 
 LINKS = {"site": "vacmon-site", "space": "vacmon-space", "factory": "vacmon-factory"}
@@ -515,8 +668,58 @@ def matrix_panel(view, p):
     }
 
 
+def machines_panel(p):
+    """A table of machines from two sets of series: the values (refIds A..H,
+    named `machine=<m> metric=<key>`, one matrix as matrix_panel builds it)
+    and the machine slots (refId I, named `machine=<m> machinetype=<mt>
+    vo=<vo>`), joined on the machine (p["join"]: outerTabular, a row for a
+    machine in either; inner, in both). Each transformation is applied to
+    its own queries (its filter)."""
+    cols = p["matrix"]
+    values = {"id": "byRefId", "options": "/^[A-H]$/"}
+    info = {"id": "byRefId", "options": "I"}
+    overrides = []
+    for key, title, unit, decimals in cols:
+        if unit is None:
+            continue
+        props = [{"id": "unit", "value": unit}, {"id": "decimals", "value": decimals}]
+        if key == "state":
+            props = [{"id": "mappings", "value": [{"type": "value", "options": dict(
+                (str(code), {"text": name, "index": i})
+                for i, (code, name) in enumerate(STATE_NAMES))}]}]
+        overrides.append({"matcher": {"id": "byName", "options": title}, "properties": props})
+    last = {"mode": "seriesToRows", "reducers": ["lastNotNull"], "includeTimeField": False}
+    return {
+        "type": "table",
+        "timeFrom": MACHINES_RANGE,
+        "transformations": [
+            {"id": "reduce", "filter": values, "options": last},
+            {"id": "reduce", "filter": info, "options": last},
+            {"id": "extractFields", "options": {"source": "Field", "format": "kvp",
+                                                "replace": False}},
+            {"id": "groupingToMatrix", "filter": values,
+             "options": {"rowField": "machine", "columnField": "metric",
+                         "valueField": "Last *", "emptyValue": "null"}},
+            {"id": "organize", "options": {
+                "excludeByName": {"Field": True, "Last *": True},
+                "indexByName": {}, "renameByName": {"machine\\metric": "machine"}}},
+            {"id": "joinByField", "options": {"byField": "machine", "mode": p["join"]}},
+            {"id": "organize", "options": {
+                "excludeByName": {},
+                "indexByName": dict((c[0], i) for i, c in enumerate(cols)),
+                "renameByName": dict((c[0], c[1]) for c in cols)}},
+            {"id": "sortBy", "options": {"sort": [{"field": cols[0][1]}]}},
+        ],
+        "fieldConfig": {"defaults": {"noValue": "-",
+                                     "custom": {"align": "right", "inspect": False,
+                                                "cellOptions": {"type": "auto"}}},
+                        "overrides": overrides},
+        "options": {"showHeader": True, "cellHeight": "sm", "frameIndex": 0},
+    }
+
+
 def grafana_panel(view, p, pid, x, y):
-    targets = [{"refId": chr(ord("A") + i), "target": t["expr"], "datasource": DS}
+    targets = [{"refId": t["ref"] or chr(ord("A") + i), "target": t["expr"], "datasource": DS}
                for i, t in enumerate(p["targets"])]
     panel = {"id": pid, "title": p["title"], "description": p["desc"], "datasource": DS,
              "gridPos": {"h": 9 if p["kind"] == "ts" else 10, "w": p["width"], "x": x, "y": y},
@@ -548,6 +751,8 @@ def grafana_panel(view, p, pid, x, y):
                                    "showLegend": True, "calcs": ["lastNotNull", "max"]},
                         "tooltip": {"mode": "multi", "sort": "desc"}},
         })
+    elif p["kind"] == "machines":
+        panel.update(machines_panel(p))
     else:
         panel.update(matrix_panel(view, p))
     return panel
@@ -634,7 +839,7 @@ def graphite_web(view):
     graphs = []
     panels = []
     for p in view["panels"]:  # a table: one graph per column (legends stay short)
-        if p["kind"] == "matrix":
+        if p["kind"] in ("matrix", "machines"):
             panels += [dict(p, title="%s: %s" % (p["title"], t["label"]), targets=[t])
                        for t in p["targets"] if t["gw"]]
         else:
@@ -643,8 +848,9 @@ def graphite_web(view):
         params = {"title": p["title"], "target": [], "areaMode": "none", "yMin": 0,
                   "lineWidth": 2, "hideLegend": "false"}
         for t in p["targets"]:
-            e = graphite_expr(t["plain"] if p["kind"] == "matrix" else t["expr"], subst)
-            if p["kind"] == "matrix":
+            table = p["kind"] in ("matrix", "machines")
+            e = graphite_expr(t["plain"] if table else t["expr"], subst)
+            if table:
                 e = "legendValue(%s,'last')" % e
             elif t["overlay"]:  # a plain dashed line over the stack, its name kept
                 e = "aliasSub(dashed(%s),'^dashed\\((.*), [0-9.]+\\)$','\\1')" % e

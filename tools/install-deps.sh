@@ -19,6 +19,7 @@ pkgs=(
   python3-yaml                                           # Grafana alert rules test
   chromium chromium-driver python3-selenium              # browser test (tests/browser)
   rpm rpm2cpio rpmlint cpio bison flex bzip2 xz-utils    # EL9 spec, collectd source tree (rpm_test.sh)
+  libvirt0                                               # collectd's virt plugin; libvirt's test driver (virt_e2e.py)
 )
 missing=()
 # node and npm for the Grafana schema test (any install providing them will do)

@@ -13,7 +13,8 @@ VQ_BROWSER_UNFIXED=1 skips the fix and shows the faults.
 
 A real collectd with the built vacquery plugin and the shipped
 write_graphite drop-in writes a fleet sent by vacquery-send into
-carbon-cache; the shipped loader saves the dashboards and templates
+carbon-cache, and the machine-level and VM paths are written for each
+factory (graphite_e2e.write_machines: the new panels' data); the shipped loader saves the dashboards and templates
 (--instantiate). Then every graphite-web view the README documents is
 opened in Chromium: vacmon-all; the Site, Space and Factory templates with a
 site, space and factory chosen; the saved per-site, -space and -factory
@@ -411,6 +412,8 @@ def main():
             run.send_for(seconds)
         else:
             run.send_fleet()
+        # the machine level (polls) and the VMs (virt), for the new panels
+        graphite_e2e.write_machines(run)
         r = subprocess.run([graphite_stack.PYTHON, LOADER, "load", run.stack.url,
                             "--instantiate"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=120)

@@ -16,7 +16,12 @@ substituted), and sends a known fleet with vacquery-send. Then:
     their targets returns data;
   * the receiver's dotted Hostname is one path node; values of other plugins
     reach their own writer (csv) and never the vacmon node;
-  * the committed dashboards are what tools/gen-dashboards.py generates.
+  * the committed dashboards are what tools/gen-dashboards.py generates;
+  * the machine level (the plugin's polls) and the VMs' paths (collectd's
+    virt plugin on the factories) are written into carbon with known values
+    for every factory (write_machines: polling and virt have their own
+    tests), so that every new panel's targets are rendered too, and the
+    slots (Factory) and machines (Space, Site) by state equal them.
 
 Environment as tests/e2e/run-py.sh sets it. Prints one line per check,
 ends with `N passed, M failed`. Exit 0 pass, 1 fail, 99 hard error.
@@ -224,6 +229,53 @@ class Run:
         time.sleep(3)
 
 
+# The machine level of the vacquery plugin's polls (Poll true; not run here:
+# its paths are written into carbon with these values for every factory of
+# the fleet) and collectd's virt plugin on the factories (vac_factory_virt.conf):
+# (vo, machinetype, state, slots) and (vo, machinetype, machine suffix, state
+# code) per factory.
+SLOTS = [("lhcb", "lhcb-prod", "running", 2), ("atlas", "atlas-sim", "starting", 1),
+         ("none", "none", "shut_down", 3)]
+MACHINES = [("lhcb", "lhcb-prod", "m1", 2), ("lhcb", "lhcb-prod", "m2", 2),
+            ("atlas", "atlas-sim", "m3", 1)]
+
+
+def machine_lines(factory_path, now):
+    """Plaintext lines for one factory (vac.<site>.vacquery.<space>.<factory>)."""
+    fac = factory_path.split(".")[4]
+    t = now // 60 * 60 - 60
+    out = ["%s.vacquery_slots.%s.%s.%s.machines %d %d" % (factory_path, vo, mt, st, n, t)
+           for vo, mt, st, n in SLOTS]
+    for vo, mt, m, code in MACHINES:
+        machine = "%s-%s" % (fac, m)
+        for typ, ds, v in (("vacquery_machine_state", "state", code),
+                           ("vacquery_machine_state", "age", 600),
+                           ("vacquery_machine", "processors", 4),
+                           ("vacquery_machine", "cpu_percentage", 90)):
+            out.append("%s.%s.%s.%s.%s.%s %s %d" % (factory_path, typ, vo, mt, machine, ds, v, t))
+        for i in range(3):  # counters: three complete minutes
+            for tail, inc in (("virt_cpu_total", 60e9), ("disk_octets.vda.read", 6e6),
+                              ("if_octets.vnet0.rx", 6e5)):
+                out.append("vac.%s.virt.%s.%s %d %d" % (fac, machine, tail, 1e12 + inc * i,
+                                                        t - 120 + 60 * i))
+        out.append("vac.%s.virt.%s.memory.total %d %d" % (fac, machine, 2 ** 31, t))
+    return out
+
+
+def write_machines(run, ck=None):
+    """The machine-level and virt paths of every factory of the fleet;
+    ck: the Checks to record in (this test's by default)."""
+    facs = run.stack.expand("vac.*.vacquery.*.*.vacquery_factory")
+    now = int(time.time())
+    lines = [l for f in facs for l in machine_lines(f[:-len(".vacquery_factory")], now)]
+    run.stack.send_lines(lines)
+    probe = "vac.*.vacquery.*.*.vacquery_slots.*.*.*.machines"
+    (ck or CK).eventually("carbon: the machine-level paths of %d factories" % len(facs),
+                          lambda: (len(bucket_values(run.render(probe)))
+                                   == len(facs) * len(SLOTS), probe), 20, 0.5)
+    return len(facs)
+
+
 def resolve_variables(run, dash):
     """Each query variable's values, from its own expand() query and regex,
     in dashboard order (later variables use the first value of earlier)."""
@@ -354,6 +406,8 @@ def check_grafana(run):
                          same, "got %s expected %s" % (sorted(got.items()), sorted(exp.items())))
         if dash["uid"] in ("vacmon-space", "vacmon-factory"):
             check_factory_table(run, dash, vals)
+        if dash["uid"] in ("vacmon-site", "vacmon-space", "vacmon-factory"):
+            check_states(run, dash, vals)
     log("grafana: %d targets rendered, %d without data" % (n_targets, n_empty))
 
 
@@ -463,6 +517,23 @@ def check_routing(run):
              "(%d = 2 x %d sent)" % (tot, sent), tot == 2 * sent, tot)
 
 
+def check_states(run, dash, vals):
+    """Slots by state (Factory) and machines by state (Space, Site): the
+    SLOTS written for each factory in the scope, the empty slots (none.none)
+    only in the Factory view."""
+    title = "Slots by state" if dash["uid"] == "vacmon-factory" else "Machines by state"
+    p = [x for x in dash["panels"] if x["title"] == title][0]
+    scope = {"vacmon-factory": "$site.vacquery.$space.$factory",
+             "vacmon-space": "$site.vacquery.$space.*", "vacmon-site": "$site.vacquery.*.*"}
+    nfac = len(run.stack.expand(subst("vac.%s.vacquery_factory" % scope[dash["uid"]], vals)))
+    exp = {st: n * nfac for vo, _, st, n in SLOTS
+           if dash["uid"] == "vacmon-factory" or vo != "none"}
+    got = bucket_values(run.render(subst(p["targets"][0]["target"], vals)))
+    CK.check("%s: %s = the slots written for its %d factories %s" % (
+        dash["uid"], title, nfac, sorted(exp.items())),
+        set(got) == set(exp) and all(e2e.close(got[k], exp[k]) for k in exp), got)
+
+
 def check_generated():
     r = subprocess.run([sys.executable, GEN, "--check"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=60)
@@ -486,6 +557,7 @@ def main():
         run.start()
         run.send_fleet()
         check_routing(run)
+        write_machines(run)
         check_grafana(run)
         check_graphite_web(run)
     except SystemExit:

@@ -15,6 +15,13 @@ a literal table: one row per factory (per machinetype) in name order,
 VacMon's columns in order, the latest value of each field, MiB from KiB,
 times in ms, an empty cell for a field the factory never sent.
 
+The machine level likewise (the paths of the vacquery plugin's polls and of
+collectd's virt plugin on the factories, written with known values): the
+Factory view's machines table (one row per slot seen in the panel's last
+15 minutes, machinetype and VO from the slot's name, the state's names) and
+its VMs table (each VM's CPU %, memory, disk and network bytes per second
+joined on the machine to its machinetype and VO), each with the VO filter.
+
 Environment as tests/e2e/run-py.sh sets it. Exit 0 pass, 1 fail, 99 hard
 error (no node/npm/registry, no graphite).
 """
@@ -97,6 +104,64 @@ FACTORY_ROWS = [
 MT_COLUMNS = ["Machinetype", "Procs", "Machines", "HS06"]
 MT_ROWS = [["atlas-sim", 2, 1, 20], ["lhcb-prod", 4, 2, 40.5]]
 
+# The machine level (POLL_CONTRACT paths of the vacquery plugin's polls):
+# factory, vo, machinetype, machine, state code, processors, cpu %, age or
+# None (an empty slot has no created_time), minutes ago of its last value.
+MSTATE = "vac.AT-t.vacquery.sp1.%s.vacquery_machine_state.%s.%s.%s.%s"
+MVALUE = "vac.AT-t.vacquery.sp1.%s.vacquery_machine.%s.%s.%s.%s"
+MACHINES = [
+    ("vac1", "lhcb", "lhcb-prod", "vac1-01_example_org", 2, 4, 95.5, 3600, 1),
+    ("vac1", "atlas", "atlas-sim", "vac1-02_example_org", 1, 2, 0, 60, 1),
+    ("vac1", "none", "none", "vac1-03_example_org", 3, 0, 0, None, 1),
+    ("vac1", "lhcb", "lhcb-prod", "vac1-04_example_org", 2, 8, 99, 7200, 20),  # gone
+    ("vac2", "lhcb", "lhcb-prod", "vac2-01_example_org", 2, 8, 50, 100, 1),    # other factory
+]
+# collectd's virt plugin on the factory (etc/collectd.d/vac_factory_virt.conf):
+# machine -> per-minute increase of each counter path tail (perSecond: /60),
+# or a gauge (memory.total). Three consecutive minutes of counters.
+VIRT = "vac.vac1.virt.%s.%s"
+VMS = {
+    "vac1-01_example_org": {"virt_cpu_total": 90e9,               # 1.5 processors
+                            "memory.total": 4294967296,
+                            "disk_octets.vda.read": 6e6, "disk_octets.vda.write": 12e6,
+                            "disk_octets.vdb.read": 60000,       # 301000 B/s in all
+                            "if_octets.testnet0.rx": 600000,
+                            "if_octets.testnet0.tx": 1200000},   # 30000 B/s
+    "vac1-02_example_org": {"virt_cpu_total": 30e9, "memory.total": 2147483648,
+                            "disk_octets.vda.read": 0, "disk_octets.vda.write": 0,
+                            "if_octets.testnet0.rx": 60, "if_octets.testnet0.tx": 0},
+    "vac1-99_example_org": {"virt_cpu_total": 60e9, "memory.total": 1073741824},  # not polled
+}
+MACHINE_COLUMNS = ["Machine", "Machinetype", "VO", "State", "Procs", "CPU %", "Age"]
+MACHINE_ROWS = [["vac1-01_example_org", "lhcb-prod", "lhcb", 2, 4, 95.5, 3600],
+                ["vac1-02_example_org", "atlas-sim", "atlas", 1, 2, 0, 60],
+                ["vac1-03_example_org", "none", "none", 3, 0, 0, None]]
+VM_COLUMNS = ["Machine", "Machinetype", "VO", "VM CPU", "VM memory", "VM disk I/O",
+              "VM network"]
+VM_ROWS = [["vac1-01_example_org", "lhcb-prod", "lhcb", 150, 4294967296, 301000, 30000],
+           ["vac1-02_example_org", "atlas-sim", "atlas", 50, 2147483648, 0, 1]]
+STATE_TEXT = {"1": "Starting", "2": "Running", "3": "Shut down", "4": "Paused", "5": "Zombie",
+              "6": "Unknown"}
+
+
+def machine_lines(now):
+    """Graphite plaintext lines of MACHINES and VMS."""
+    lines = []
+    for fac, vo, mt, m, state, procs, cpu, age, ago in MACHINES:
+        t = now - 60 * ago
+        for path, v in ((MSTATE % (fac, vo, mt, m, "state"), state),
+                        (MSTATE % (fac, vo, mt, m, "age"), age),
+                        (MVALUE % (fac, vo, mt, m, "processors"), procs),
+                        (MVALUE % (fac, vo, mt, m, "cpu_percentage"), cpu)):
+            if v is not None:
+                lines += ["%s %s %d" % (path, v + 7, t - 60), "%s %s %d" % (path, v, t)]
+    for m, tails in VMS.items():
+        for tail, inc in tails.items():
+            for i in range(3):  # now-180, -120, -60
+                v = inc if tail == "memory.total" else 1e12 + inc * i
+                lines.append("%s %d %d" % (VIRT % (m, tail), v, now - 180 + 60 * i))
+    return lines
+
 
 def write_data(stack, now):
     lines = []
@@ -114,6 +179,7 @@ def write_data(stack, now):
             path = MT % (fac, vo, mt, ds)
             lines.append("%s %s %d" % (path, v + 1, now - 300))
             lines.append("%s %s %d" % (path, v, now - 60))
+    lines += machine_lines(now)
     stack.send_lines(lines)
     return len(lines)
 
@@ -121,9 +187,11 @@ def write_data(stack, now):
 def table(stack, tmp, nm, panel, vals):
     """The panel's table from graphite-web through Grafana's transformers."""
     render = []
+    # the panel's own relative range (timeFrom, e.g. "15m"), else the last 15 minutes
+    frm = "-%smin" % panel.get("timeFrom", "15m").rstrip("m")
     for t in panel["targets"]:
         target = graphite_e2e.subst(t["target"], vals)
-        render.append({"refId": t["refId"], "series": stack.render_json(target, frm="-15min")})
+        render.append({"refId": t["refId"], "series": stack.render_json(target, frm=frm)})
     pf, rf = os.path.join(tmp, "panel.json"), os.path.join(tmp, "render.json")
     with open(pf, "w") as f:
         json.dump(panel, f)
@@ -180,7 +248,13 @@ def main():
         with open(os.path.join(DASH, uid + ".json")) as f:
             dashes[uid] = {p["title"]: p for p in json.load(f)["panels"]}
     tmp = tempfile.mkdtemp(prefix="vq-tables-")
-    stack = graphite_stack.GraphiteStack(os.path.join(tmp, "graphite"))
+    # the shipped carbon snippets: vac.* in 60-s points, as perSecond() of
+    # the virt counters needs (consecutive points)
+    with open(os.path.join(TOP, "etc", "carbon", "storage-schemas.conf")) as f:
+        schemas = f.read()
+    with open(os.path.join(TOP, "etc", "carbon", "storage-aggregation.conf")) as f:
+        aggregation = f.read()
+    stack = graphite_stack.GraphiteStack(os.path.join(tmp, "graphite"), schemas, aggregation)
     try:
         stack.start()
         now = int(time.time()) // 60 * 60
@@ -209,6 +283,28 @@ def main():
                     dict(vals, vo="atlas"))
         check_table("vacmon-factory: machinetypes with the VO filter atlas", got, MT_COLUMNS,
                     MT_ROWS[:1])
+        machines = dashes["vacmon-factory"]["Machines on this factory"]
+        got = table(stack, tmp, nm, machines, vals)
+        log("     machines table: %s" % got)
+        check_table("vacmon-factory: Machines on this factory (vac1; not the gone vac1-04)",
+                    got, MACHINE_COLUMNS, MACHINE_ROWS)
+        got = table(stack, tmp, nm, machines, dict(vals, vo="atlas"))
+        check_table("vacmon-factory: machines with the VO filter atlas", got, MACHINE_COLUMNS,
+                    MACHINE_ROWS[1:2])
+        maps = [o for o in machines["fieldConfig"]["overrides"]
+                if o["matcher"]["options"] == "State"]
+        got_map = {k: v["text"] for o in maps for p in o["properties"] if p["id"] == "mappings"
+                   for m in p["value"] for k, v in m["options"].items()}
+        CK.check("vacmon-factory: State column shows the responder's state names %s" % (
+            sorted(STATE_TEXT.values())), got_map == STATE_TEXT, got_map)
+        vms = dashes["vacmon-factory"]["VMs on this factory: use on the hypervisor"]
+        got = table(stack, tmp, nm, vms, vals)
+        log("     VM table: %s" % got)
+        check_table("vacmon-factory: VMs on this factory (virt joined on the machine: "
+                    "CPU %, memory, disk and network B/s)", got, VM_COLUMNS, VM_ROWS)
+        got = table(stack, tmp, nm, vms, dict(vals, vo="atlas"))
+        check_table("vacmon-factory: VMs with the VO filter atlas", got, VM_COLUMNS,
+                    VM_ROWS[1:2])
     except Exception as e:
         import traceback
         traceback.print_exc()

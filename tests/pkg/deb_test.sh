@@ -147,6 +147,7 @@ contains collectd-vacmon /usr/lib/collectd/vacquery.so \
   /usr/share/doc/collectd-vacmon/examples/vacquery_write_http.conf \
   /usr/share/doc/collectd-vacmon/examples/vacquery_threshold.conf \
   /usr/share/doc/collectd-vacmon/examples/vacmon-relay.conf \
+  /usr/share/doc/collectd-vacmon/examples/vac_factory_virt.conf \
   /usr/share/collectd-vacmon/grafana/dashboards/vacmon-all.json \
   /usr/share/collectd-vacmon/graphite/dashboards/vacmon-all.json \
   /usr/share/doc/collectd-vacmon/copyright

@@ -258,6 +258,7 @@ has "$main" /usr/lib64/collectd/vacquery.so /etc/collectd.d/vacquery.conf /usr/b
   /usr/share/doc/collectd-vacmon/examples/vacquery_graphite.conf \
   /usr/share/doc/collectd-vacmon/examples/vacquery_write_http.conf \
   /usr/share/doc/collectd-vacmon/examples/vacquery_threshold.conf \
+  /usr/share/doc/collectd-vacmon/examples/vac_factory_virt.conf \
   /usr/share/collectd-vacmon/grafana/dashboards/vacmon-all.json \
   /usr/share/collectd-vacmon/graphite/dashboards/vacmon-all.json \
   /usr/share/man/man5/collectd-vacquery.5.gz /usr/share/man/man1/vacquery-send.1.gz

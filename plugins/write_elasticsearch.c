@@ -119,6 +119,8 @@ typedef struct {
   c_complain_t doc_complaint; /* documents dead-lettered or dropped */
 } es_node_t;
 
+/* Every node, for the init and shutdown callbacks, which collectd calls
+ * without user_data; each node's own state is its callbacks' user_data. */
 static es_node_t **es_nodes;
 static size_t es_nodes_num, es_nodes_cap;
 

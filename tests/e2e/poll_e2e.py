@@ -18,7 +18,9 @@ lifecycle notification per change and one finished machine under its code
 (finish_source poll), its pushed machine_status not counted again; forged
 replies counted (bad_cookie, bad_space, wrong_source) and ignored; the
 silent responder costs its timeout counter and nothing else; the counters
-add up.
+add up; the lifecycle notifications reach write_elasticsearch's events
+index (tests/es_server/es_server.py), where a term query on the machine's
+name finds them.
 
 Environment as tests/e2e/run-py.sh sets it. Prints one line per check,
 ends with `N passed, M failed`. Exit 0 pass, 1 fail, 99 hard error.
@@ -33,6 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import e2e  # noqa: E402  (harness: Collectd, Sink, Store, Checks, ...)
+import es_e2e  # noqa: E402  (EsServer: the project's Elasticsearch test server)
 import responder_e2e as rsp  # noqa: E402  (the responders' literal slots)
 
 CK = e2e.Checks()
@@ -51,6 +54,20 @@ VO = {"lhcb-prod": "lhcb", "atlas-prod": "atlas", None: "none"}
 COUNTERS = ["queries", "replies", "accepted", "bad_cookie", "bad_space", "not_machine",
             "no_slot", "wrong_source", "not_json", "late", "timeout", "slots_full"]
 FINISHED = rsp.SLOTS_F1[0][0]  # vac1-01: Running, then Shut down "200 Success"
+# The lifecycle notifications also go to write_elasticsearch's events index.
+ES_CONF = '''LoadPlugin write_elasticsearch
+<Plugin write_elasticsearch>
+  <Node "es">
+    URL "{url}"
+    IndexMode "daily"
+    IndexPrefix "vacmon"
+    FlushInterval 1
+    SpoolDir "{d}/spool-es"
+    Metrics false
+    Notifications true
+  </Node>
+</Plugin>
+'''
 
 
 def pi_of(factory):
@@ -76,6 +93,10 @@ class PollE2E:
             "PollPort %d" % self.rport, "PollTimeout 0.3", "PollRate 50",
             'PollFactory "%s" "%s"' % (DEAD, SPACE),
             "OutcomeWait 20"], self.sink.server_address[1])
+        self.es = es_e2e.EsServer(tmp, "es-server", "es", "elasticsearch")
+        e2e.PROCS.append(self.es.proc)
+        with open(self.cd.conf, "a") as f:
+            f.write(ES_CONF.format(url=self.es.url, d=self.cd.dir))
         self.send = None
 
     def start(self):
@@ -201,6 +222,23 @@ class PollE2E:
         CK.check("vacquery_finished lhcb.lhcb-prod.200 counts it once",
                  o is not None and o["values"][0] == 1, o and o["values"])
 
+    def es_section(self):
+        """A machine's life is searchable by its name in Elasticsearch: the
+        lifecycle notifications of vac1-01 are event documents found by a
+        term query on machine."""
+        q = {"size": 50, "query": {"bool": {"filter": [
+            {"term": {"machine": FINISHED}}, {"term": {"type": "vacquery_machine_state"}}]}}}
+
+        def found():
+            st, body = self.es.api("POST", "/vacmon-events-*/_search", q)
+            hits = [h["_source"] for h in (body or {}).get("hits", {}).get("hits", [])]
+            got = [(h.get("old_state"), h.get("new_state"), h.get("factory")) for h in hits]
+            return sorted(got) == [("Running", "Shut down", rsp.F1[1]),
+                                   ("none", "Running", rsp.F1[1])], (st, got)
+        CK.eventually("Elasticsearch: a term query on machine %s finds its two lifecycle "
+                      "events (none -> Running, Running -> Shut down) under its factory"
+                      % FINISHED, found, 30, 1)
+
     def dedup_section(self):
         """The pushed machine_status of vac1-01 (no code: it waits
         OutcomeWait 20 s) comes out of the join and is not counted again."""
@@ -310,6 +348,7 @@ def main():
         t = state["t"] = PollE2E(tmp)
         t.start()
         return [("config errors", lambda: config_errors(tmp)), ("slots", t.slots_section), ("lifecycle", t.lifecycle_section),
+                ("elasticsearch", t.es_section),
                 ("dedup", t.dedup_section), ("counters", t.counters_section)]
 
     def finish():

@@ -618,13 +618,18 @@ static void vqp_accept(vqp_factory_t *f, const vq_message_t *m,
   }
 }
 
+/* Dispatches the n value lists at l (no meta data) at time t. */
+static void vqp_dispatch_lists(const vq_out_values_t *l, size_t n, cdtime_t t,
+                               cdtime_t interval) {
+  for (size_t k = 0; k < n; k++)
+    vq_dispatch(l[k].id.host, l[k].id.plugin_instance, l[k].type,
+                l[k].id.type_instance, l[k].values, t, interval, NULL);
+}
+
 /* Dispatches one slot output. */
 static void vqp_dispatch_out(const vq_poll_out_t *o, cdtime_t t,
                              cdtime_t interval) {
-  for (size_t k = 0; k < o->lists_num; k++)
-    vq_dispatch(o->lists[k].id.host, o->lists[k].id.plugin_instance,
-                o->lists[k].type, o->lists[k].id.type_instance,
-                o->lists[k].values, t, interval, NULL);
+  vqp_dispatch_lists(o->lists, o->lists_num, t, interval);
   if (o->notifs_num > 0)
     vq_dispatch_notif(&o->notif, t);
 }
@@ -641,11 +646,7 @@ static void vqp_result_dispatch(vqp_result_t *res, const vq_message_t *m,
     atomic_fetch_add(&vqp.finished_poll, 1);
     vq_finished_polled(m, from, t);
   }
-  for (size_t i = 0; i < res->slots_num; i++) {
-    const vq_out_values_t *l = &res->slots[i];
-    vq_dispatch(l->id.host, l->id.plugin_instance, l->type, l->id.type_instance,
-                l->values, t, interval, NULL);
-  }
+  vqp_dispatch_lists(res->slots, res->slots_num, t, interval);
   free(res->gone);
   free(res->slots);
 }

@@ -392,6 +392,25 @@ class Collectd:
         return "\n    " + "\n    ".join(lines[-n:])
 
 
+def base_conf(d, hostname):
+    """The head of a test collectd's config: its Hostname, its own directory
+    and PID file, Interval 1, the stock types and plugins, a logfile in d."""
+    return f'''Hostname "{hostname}"
+FQDNLookup false
+BaseDir "{d}"
+PIDFile "{d}/collectd.pid"
+Interval 1
+TypesDB "{STOCK_TYPES_DB}"
+PluginDir "{STOCK_PLUGIN_DIR}"
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel info
+  File "{d}/collectd.log"
+  Timestamp true
+</Plugin>
+'''
+
+
 def collectd_conf(d, hostname, logfile, http_port, path, vq_options, globals_=""):
     opts = "\n".join("  " + o for o in vq_options)
     return f'''# written by tests/e2e/e2e.py

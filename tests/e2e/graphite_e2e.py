@@ -92,20 +92,7 @@ def dropin_for_test(carbon_port):
 
 
 def collectd_conf(d, port, include):
-    return f'''Hostname "{HOSTNAME}"
-FQDNLookup false
-BaseDir "{d}"
-PIDFile "{d}/collectd.pid"
-Interval 1
-TypesDB "{e2e.STOCK_TYPES_DB}"
-PluginDir "{e2e.STOCK_PLUGIN_DIR}"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{d}/collectd.log"
-  Timestamp true
-</Plugin>
-LoadPlugin load
+    return e2e.base_conf(d, HOSTNAME) + f'''LoadPlugin load
 LoadPlugin csv
 <Plugin csv>
   DataDir "{d}/csv"

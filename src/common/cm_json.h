@@ -71,7 +71,8 @@ size_t cm_json_unescape(const char *s, size_t len, char *out);
  * Reads the text of a number that cm_json_object_scan() passed. Returns 1
  * when it is an integer (no fraction, no exponent) that fits int64_t or
  * uint64_t, 0 otherwise; either way *out holds the nearest double (an
- * overflowing exponent gives an infinity).
+ * overflowing exponent gives an infinity; NaN if a number of 128 digits
+ * or more finds no memory for its copy).
  */
 int cm_json_number(const char *s, size_t len, double *out);
 

@@ -9,11 +9,11 @@
  */
 #include "vq_message.h"
 
-#include "common/cm_utf8.h"
-
-#include <json-c/json.h>
+#include "common/cm_htab.h"
+#include "common/cm_json.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +22,33 @@
  * structure, but nothing legitimate needs more than this. */
 #define VQ_MAX_DEPTH 16
 
+/* One member of the received object, decoded. */
+typedef struct {
+  const char *key; /* NUL-terminated */
+  size_t key_len;
+  cm_json_kind_t kind;
+  const char *s; /* a string, decoded, or a number's text; NUL-terminated;
+                    NULL for other kinds */
+  size_t len;
+} vq_member_t;
+
+/* The received object, one block that the message owns (m->root): its
+ * members in the order of their first occurrence, a hash index of their
+ * keys and the text of keys and values. */
+typedef struct {
+  size_t num;
+  vq_member_t *members;
+  uint32_t *slots; /* open addressing: member index + 1, 0 when empty */
+  size_t mask;     /* slots - 1, a power of two minus one */
+  char *text;
+  size_t text_used;
+} vq_doc_t;
+
+/* A parser keeps the member list of its last scan, reused from one
+ * datagram to the next. */
 struct vq_parser {
-  json_tokener *tok;
+  cm_json_member_t *raw;
+  size_t raw_num, raw_cap;
 };
 
 typedef enum { VQ_F_NUM, VQ_F_STR } vq_kind_t;
@@ -208,32 +233,41 @@ const char *vq_str_name(vq_str_id_t id) {
   return (unsigned)id < VQ_S_COUNT ? vq_str_names[id] : "unknown";
 }
 
-vq_parser_t *vq_parser_create(void) {
-  vq_parser_t *p = calloc(1, sizeof(*p));
-  if (p == NULL)
-    return NULL;
-  p->tok = json_tokener_new_ex(VQ_MAX_DEPTH);
-  if (p->tok == NULL) {
-    free(p);
-    return NULL;
+/* Grows the parser's member list by one; returns the new slot or NULL. */
+static cm_json_member_t *vq_raw_push(vq_parser_t *p) {
+  if (p->raw_num == p->raw_cap) {
+    size_t cap = p->raw_cap ? 2 * p->raw_cap : 64;
+    cm_json_member_t *r = realloc(p->raw, cap * sizeof(*r));
+    if (r == NULL)
+      return NULL;
+    p->raw = r;
+    p->raw_cap = cap;
   }
-  /* RFC 8259 only: no comments, single quotes, trailing commas, NaN,
-   * leading zeros or raw control characters; UTF-8 must be valid. */
-  json_tokener_set_flags(p->tok,
-                         JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-  return p;
+  return &p->raw[p->raw_num++];
+}
+
+/* cm_json_member_cb: keeps one top-level member in the parser. */
+static int vq_collect(void *ctx, const cm_json_member_t *m) {
+  cm_json_member_t *slot = vq_raw_push(ctx);
+  if (slot == NULL)
+    return -1;
+  *slot = *m;
+  return 0;
+}
+
+vq_parser_t *vq_parser_create(void) {
+  return calloc(1, sizeof(vq_parser_t));
 }
 
 void vq_parser_destroy(vq_parser_t *p) {
   if (p == NULL)
     return;
-  json_tokener_free(p->tok);
+  free(p->raw);
   free(p);
 }
 
 void vq_message_clear(vq_message_t *m) {
-  if (m->root != NULL)
-    json_object_put(m->root);
+  free(m->root);
   memset(m, 0, sizeof(*m));
   m->root = NULL;
   for (size_t i = 0; i < VQ_N_COUNT; i++)
@@ -252,27 +286,115 @@ vq_str_t vq_vo_from_fqan(vq_str_t fqan) {
   return (vq_str_t){start, len};
 }
 
-/* Looks up key, then each legacy key in order. Returns the value, or NULL
- * when none of them is present (a present JSON null is returned as the
- * found-but-null marker through *present); *found is the key that was
- * present. */
-static json_object *vq_lookup(json_object *root, const vq_field_t *f,
-                              int *present, const char **found) {
-  json_object *v = NULL;
-  *found = f->key;
-  if (json_object_object_get_ex(root, f->key, &v)) {
-    *present = 1;
-    return v;
+/* ---- the received object ------------------------------------------------ */
+
+/* Returns the member stored under the key of len bytes, or NULL. */
+static const vq_member_t *vq_doc_get(const vq_doc_t *d, const char *key,
+                                     size_t len) {
+  for (size_t h = (size_t)cm_hash(key, len) & d->mask;; h = (h + 1) & d->mask) {
+    uint32_t k = d->slots[h];
+    if (k == 0)
+      return NULL;
+    const vq_member_t *m = &d->members[k - 1];
+    if (m->key_len == len && memcmp(m->key, key, len) == 0)
+      return m;
   }
-  for (size_t i = 0; i < 2 && f->legacy[i] != NULL; i++) {
-    if (json_object_object_get_ex(root, f->legacy[i], &v)) {
-      *present = 1;
-      *found = f->legacy[i];
-      return v;
+}
+
+/* Stores m in d: a key already present takes m's value where it stands
+ * (the last of duplicate keys wins, in the place of the first), a new key
+ * is appended. d has room for it. */
+static void vq_doc_put(vq_doc_t *d, const vq_member_t *m) {
+  size_t h = (size_t)cm_hash(m->key, m->key_len) & d->mask;
+  for (;; h = (h + 1) & d->mask) {
+    uint32_t k = d->slots[h];
+    if (k == 0)
+      break;
+    vq_member_t *old = &d->members[k - 1];
+    if (old->key_len == m->key_len &&
+        memcmp(old->key, m->key, m->key_len) == 0) {
+      old->kind = m->kind;
+      old->s = m->s;
+      old->len = m->len;
+      return;
     }
   }
-  *present = 0;
-  return NULL;
+  d->members[d->num] = *m;
+  d->slots[h] = (uint32_t)++d->num;
+}
+
+/* Returns a new empty object with room for members members and text
+ * bytes of keys and values (one block: the caller frees it), or NULL. */
+static vq_doc_t *vq_doc_new(size_t members, size_t text) {
+  size_t cap = 8;
+  while (cap < 2 * members)
+    cap *= 2;
+  size_t size = sizeof(vq_doc_t) + members * sizeof(vq_member_t) +
+                cap * sizeof(uint32_t) + text;
+  vq_doc_t *d = malloc(size);
+  if (d == NULL)
+    return NULL;
+  d->num = 0;
+  d->members = (vq_member_t *)(d + 1);
+  d->slots = (uint32_t *)(d->members + members);
+  d->mask = cap - 1;
+  memset(d->slots, 0, cap * sizeof(uint32_t));
+  d->text = (char *)(d->slots + cap);
+  d->text_used = 0;
+  return d;
+}
+
+/* Copies the len bytes at s into d's text, decoding JSON escapes when
+ * escaped, and NUL-terminates them. Returns the copy and sets *out_len. */
+static const char *vq_doc_text(vq_doc_t *d, const char *s, size_t len,
+                               int escaped, size_t *out_len) {
+  char *t = d->text + d->text_used;
+  size_t n = len;
+  if (escaped)
+    n = cm_json_unescape(s, len, t);
+  else
+    memcpy(t, s, len);
+  t[n] = '\0';
+  d->text_used += n + 1;
+  *out_len = n;
+  return t;
+}
+
+/* Builds the object from the members the parser collected. Returns it
+ * (the caller owns it) or NULL for want of memory. */
+static vq_doc_t *vq_doc_build(const vq_parser_t *p) {
+  size_t text = 0;
+  for (size_t i = 0; i < p->raw_num; i++)
+    text += p->raw[i].key_len + p->raw[i].value_len + 2;
+  vq_doc_t *d = vq_doc_new(p->raw_num, text);
+  if (d == NULL)
+    return NULL;
+  for (size_t i = 0; i < p->raw_num; i++) {
+    const cm_json_member_t *r = &p->raw[i];
+    vq_member_t m = {.kind = r->kind};
+    /* Escapes are rare: decode only a slice that has a backslash. */
+    m.key =
+        vq_doc_text(d, r->key, r->key_len,
+                    r->escaped && memchr(r->key, '\\', r->key_len), &m.key_len);
+    if (r->kind == CM_JSON_STRING || r->kind == CM_JSON_NUMBER)
+      m.s = vq_doc_text(d, r->value, r->value_len,
+                        r->escaped && r->kind == CM_JSON_STRING &&
+                            memchr(r->value, '\\', r->value_len),
+                        &m.len);
+    vq_doc_put(d, &m);
+  }
+  return d;
+}
+
+/* ---- reading the fields ------------------------------------------------- */
+
+/* Looks up key, then each legacy key in order. Returns the member, or
+ * NULL when none of them is present. */
+static const vq_member_t *vq_lookup(const vq_doc_t *d, const vq_field_t *f) {
+  const vq_member_t *v = vq_doc_get(d, f->key, strlen(f->key));
+  for (size_t i = 0; v == NULL && i < 2 && f->legacy[i] != NULL; i++)
+    v = vq_doc_get(d, f->legacy[i], strlen(f->legacy[i]));
+  return v;
 }
 
 /* Returns the length of the JSON number (RFC 8259 grammar) at the start of
@@ -308,342 +430,148 @@ static size_t vq_json_number_len(const char *s, size_t n) {
   return i;
 }
 
-/* Reads the n bytes at s, which hold exactly one JSON number, as a double
- * (infinite when it overflows). Returns 0, or -1 when it is not one. */
-static int vq_number_text(const char *s, size_t n, double *out) {
-  char tmp[64];
-  if (n == 0 || n >= sizeof(tmp) || vq_json_number_len(s, n) != n)
-    return -1;
-  memcpy(tmp, s, n);
-  tmp[n] = '\0';
-  *out = strtod(tmp, NULL);
-  return 0;
-}
-
-/* Skips JSON whitespace from i; returns the next index. */
-static size_t vq_skip_space(const char *b, size_t i, size_t len) {
-  while (i < len &&
-         (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
-    i++;
-  return i;
-}
-
-/*
- * Finds the number text of key in the top-level object of the valid JSON
- * buf (the last occurrence, as json-c keeps the last of duplicate keys;
- * keys written with escapes are not matched). Used for integers that
- * json-c saturates at 64 bits. Returns 0 and the number as a double, or
- * -1 when it is not found.
- */
-static int vq_raw_number(const char *b, size_t len, const char *key,
-                         double *out) {
-  size_t klen = strlen(key);
-  int depth = 0, found = -1;
-  for (size_t i = 0; i < len; i++) {
-    char c = b[i];
-    if (c == '{' || c == '[') {
-      depth++;
-    } else if (c == '}' || c == ']') {
-      depth--;
-    } else if (c == '"') {
-      size_t start = ++i;
-      while (i < len && b[i] != '"')
-        i += b[i] == '\\' ? 2 : 1;
-      if (i >= len)
-        return found;
-      size_t end = i;
-      size_t j = vq_skip_space(b, i + 1, len);
-      if (depth != 1 || j >= len || b[j] != ':' || end - start != klen ||
-          memcmp(b + start, key, klen) != 0)
-        continue;
-      j = vq_skip_space(b, j + 1, len);
-      size_t n = vq_json_number_len(b + j, len - j);
-      if (n > 0 && vq_number_text(b + j, n, out) == 0)
-        found = 0;
-    }
-  }
-  return found;
-}
-
 /* What became of one field value. */
 typedef enum { VQ_READ_OK, VQ_READ_BAD } vq_read_t;
 
-/* Reads a JSON integer as a double, keeping unsigned 64-bit values.
- * json-c saturates integers beyond 64 bits to INT64_MIN or UINT64_MAX:
- * those are read again from the text (raw: the datagram, key: the key
- * found) as a double. Returns VQ_READ_OK, or VQ_READ_BAD when that fails. */
-static vq_read_t vq_read_int(json_object *v, const char *raw, size_t raw_len,
-                             const char *key, double *out) {
-  int64_t i = json_object_get_int64(v);
-  if (i == INT64_MIN ||
-      (i == INT64_MAX && json_object_get_uint64(v) == UINT64_MAX)) {
-    if (raw == NULL || vq_raw_number(raw, raw_len, key, out) != 0)
-      return VQ_READ_BAD;
-    return isfinite(*out) ? VQ_READ_OK : VQ_READ_BAD;
-  }
-  if (i == INT64_MAX) /* INT64_MAX itself, or an unsigned value */
-    *out = (double)json_object_get_uint64(v);
-  else
-    *out = (double)i;
-  return VQ_READ_OK;
-}
-
 /* Reads one numeric field. null means "no value" (NaN). A string holding
- * exactly one JSON number is read as that number. Returns VQ_READ_BAD
- * (and leaves *out NaN) for other types and for non-finite numbers. */
-static vq_read_t vq_read_num(json_object *v, const char *raw, size_t raw_len,
-                             const char *key, double *out) {
+ * exactly one JSON number is read as that number; integers beyond 64 bits
+ * as the nearest double. Returns VQ_READ_BAD (and leaves *out NaN) for
+ * other types and for non-finite numbers. */
+static vq_read_t vq_read_num(const vq_member_t *v, double *out) {
   double d = NAN;
-  vq_read_t r = VQ_READ_OK;
-  switch (json_object_get_type(v)) {
-  case json_type_null:
+  switch (v->kind) {
+  case CM_JSON_NULL:
+    *out = NAN;
+    return VQ_READ_OK;
+  case CM_JSON_NUMBER:
+    cm_json_number(v->s, v->len, &d);
     break;
-  case json_type_int:
-    r = vq_read_int(v, raw, raw_len, key, &d);
-    break;
-  case json_type_double:
-    d = json_object_get_double(v);
-    break;
-  case json_type_string:
-    if (vq_number_text(json_object_get_string(v),
-                       (size_t)json_object_get_string_len(v), &d) != 0)
-      r = VQ_READ_BAD;
+  case CM_JSON_STRING:
+    if (v->len > 0 && vq_json_number_len(v->s, v->len) == v->len)
+      cm_json_number(v->s, v->len, &d);
     break;
   default:
-    r = VQ_READ_BAD;
+    break;
   }
-  if (r == VQ_READ_OK && json_object_get_type(v) != json_type_null &&
-      !isfinite(d))
-    r = VQ_READ_BAD;
-  *out = r == VQ_READ_OK ? d : NAN;
-  return r;
+  *out = isfinite(d) ? d : NAN;
+  return isfinite(d) ? VQ_READ_OK : VQ_READ_BAD;
 }
 
 /* Reads one string field. Returns VQ_OK; VQ_REJ_BAD_TYPE for a
  * non-string identity field; VQ_REJ_MISSING when an identity field is
  * absent, null or empty. Any other non-string is dropped and *bad set. */
-static vq_reason_t vq_read_str(json_object *v, const vq_field_t *f,
+static vq_reason_t vq_read_str(const vq_member_t *v, const vq_field_t *f,
                                vq_str_t *out, int *bad) {
   *out = (vq_str_t){NULL, 0};
-  if (v == NULL || json_object_get_type(v) == json_type_null)
+  if (v == NULL || v->kind == CM_JSON_NULL)
     return f->required ? VQ_REJ_MISSING : VQ_OK;
-  if (json_object_get_type(v) != json_type_string) {
+  if (v->kind != CM_JSON_STRING) {
     if (f->required)
       return VQ_REJ_BAD_TYPE;
     *bad = 1;
     return VQ_OK;
   }
-  int len = json_object_get_string_len(v);
-  if (len <= 0 && f->required)
+  if (v->len == 0 && f->required)
     return VQ_REJ_MISSING;
-  *out = (vq_str_t){json_object_get_string(v), (size_t)(len > 0 ? len : 0)};
+  *out = (vq_str_t){v->s, v->len};
   return VQ_OK;
 }
 
 /* Decides the message type from message_type. Returns VQ_OK and sets *t,
  * or the rejection reason. */
-static vq_reason_t vq_read_type(json_object *root, vq_msg_type_t *t) {
-  json_object *v = NULL;
-  if (!json_object_object_get_ex(root, "message_type", &v) || v == NULL)
+static vq_reason_t vq_read_type(const vq_doc_t *d, vq_msg_type_t *t) {
+  static const char key[] = "message_type";
+  const vq_member_t *v = vq_doc_get(d, key, sizeof(key) - 1);
+  if (v == NULL || v->kind == CM_JSON_NULL)
     return VQ_REJ_NO_TYPE;
-  if (json_object_get_type(v) != json_type_string)
+  if (v->kind != CM_JSON_STRING)
     return VQ_REJ_BAD_TYPE;
-  const char *s = json_object_get_string(v);
-  size_t len = (size_t)json_object_get_string_len(v);
   for (int i = 0; i < VQ_MSG_TYPE_COUNT; i++) {
-    if (strcmp(s, vq_msg_types[i].name) == 0 &&
-        len == strlen(vq_msg_types[i].name)) {
+    if (v->len == strlen(vq_msg_types[i].name) &&
+        memcmp(v->s, vq_msg_types[i].name, v->len) == 0) {
       *t = (vq_msg_type_t)i;
       return VQ_OK;
     }
   }
   static const char suffix[] = "_query";
-  if (len >= sizeof(suffix) - 1 &&
-      memcmp(s + len - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) == 0)
+  size_t n = sizeof(suffix) - 1;
+  if (v->len >= n && memcmp(v->s + v->len - n, suffix, n) == 0)
     return VQ_REJ_QUERY;
   return VQ_REJ_UNKNOWN_TYPE;
 }
 
-/* Fills m from the fields table of its type; raw is the datagram.
- * Returns VQ_OK or a reason (identity fields only). */
-static vq_reason_t vq_read_fields(json_object *root, const char *raw,
-                                  size_t raw_len, vq_message_t *m) {
+/* Fills m's type, fields and VO from its object m->root. Returns VQ_OK or
+ * a reason (identity fields only). */
+static vq_reason_t vq_read_fields(vq_message_t *m) {
+  const vq_doc_t *d = m->root;
+  vq_reason_t r = vq_read_type(d, &m->type);
+  if (r != VQ_OK)
+    return r;
   const vq_field_t *fields = vq_msg_types[m->type].fields;
   size_t n = vq_msg_types[m->type].fields_num;
   for (size_t i = 0; i < n; i++) {
     const vq_field_t *f = fields + i;
-    int present = 0, bad = 0;
-    const char *key;
-    json_object *v = vq_lookup(root, f, &present, &key);
+    int bad = 0;
+    const vq_member_t *v = vq_lookup(d, f);
     if (f->kind == VQ_F_STR) {
-      vq_reason_t r = vq_read_str(v, f, &m->str[f->id], &bad);
+      r = vq_read_str(v, f, &m->str[f->id], &bad);
       if (r != VQ_OK)
         return r;
       if (bad)
         m->bad_str |= UINT32_C(1) << f->id;
-    } else if (present && vq_read_num(v, raw, raw_len, key, &m->num[f->id]) ==
-                              VQ_READ_BAD) {
+    } else if (v != NULL && vq_read_num(v, &m->num[f->id]) == VQ_READ_BAD) {
       m->bad_num |= UINT64_C(1) << f->id;
     }
   }
+  m->vo = vq_vo_from_fqan(m->str[VQ_S_FQAN]);
   return VQ_OK;
-}
-
-/* Returns 1 if only JSON whitespace follows offset in buf. */
-static int vq_only_space(const char *buf, size_t off, size_t len) {
-  for (; off < len; off++) {
-    char c = buf[off];
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-      return 0;
-  }
-  return 1;
-}
-
-/* Returns the value of the 4 hex digits at s, or -1. */
-static long vq_hex4(const unsigned char *s) {
-  long v = 0;
-  for (int i = 0; i < 4; i++) {
-    int c = s[i], d;
-    if (c >= '0' && c <= '9')
-      d = c - '0';
-    else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-      d = (c | 0x20) - 'a' + 10;
-    else
-      return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
-
-/* Returns 1 if the digit at b[i] starts an integer part (not a later
- * digit, a fraction or an exponent). */
-static int vq_starts_number(const unsigned char *b, size_t i) {
-  if (i == 0)
-    return 1;
-  unsigned p = b[i - 1];
-  if ((p >= '0' && p <= '9') || p == '.' || (p | 0x20) == 'e')
-    return 0;
-  if ((p == '+' || p == '-') && i >= 2 && (b[i - 2] | 0x20) == 'e')
-    return 0;
-  return 1;
-}
-
-/* Returns 1 if buf passes the checks json-c's strict mode leaves out: raw
- * control characters and strict UTF-8 in strings, paired surrogate
- * escapes, and outside strings no NaN/Infinity, single quotes, leading
- * zeros or "1." numbers. json-c checks the rest. */
-static int vq_prescan(const unsigned char *b, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned c = b[i];
-    if (c == '"') {
-      for (i++;; i++) {
-        if (i >= len)
-          return 0;
-        c = b[i];
-        if (c == '"')
-          break;
-        if (c < 0x20)
-          return 0;
-        if (c >= 0x80) {
-          size_t k = cm_utf8_decode(b + i, len - i, NULL);
-          if (k == 0)
-            return 0;
-          i += k - 1;
-        } else if (c == '\\') {
-          if (i + 1 >= len)
-            return 0;
-          if (b[i + 1] != 'u') {
-            i++;
-            continue;
-          }
-          long u = i + 5 < len ? vq_hex4(b + i + 2) : -1;
-          if (u < 0)
-            return 0;
-          i += 5;
-          if (u >= 0xdc00 && u <= 0xdfff)
-            return 0;
-          if (u >= 0xd800 && u <= 0xdbff) {
-            long l = i + 6 < len && b[i + 1] == '\\' && b[i + 2] == 'u'
-                         ? vq_hex4(b + i + 3)
-                         : -1;
-            if (l < 0xdc00 || l > 0xdfff)
-              return 0;
-            i += 6;
-          }
-        }
-      }
-    } else if (c == 'N' || c == 'I' || c == '\'') {
-      return 0;
-    } else if (c == '0' && i + 1 < len && b[i + 1] >= '0' && b[i + 1] <= '9' &&
-               vq_starts_number(b, i)) {
-      return 0;
-    } else if (c == '.' && (i + 1 >= len || b[i + 1] < '0' || b[i + 1] > '9')) {
-      return 0;
-    }
-  }
-  return 1;
 }
 
 vq_reason_t vq_parse(vq_parser_t *p, const char *buf, size_t len,
                      vq_message_t *m) {
   m->root = NULL;
   vq_message_clear(m);
-  if (len == 0 || len > (size_t)INT32_MAX ||
-      !vq_prescan((const unsigned char *)buf, len))
-    return VQ_REJ_NOT_JSON;
-
-  json_tokener_reset(p->tok);
-  json_object *root = json_tokener_parse_ex(p->tok, buf, (int)len);
-  /* A bare number is complete only at a terminator: feed json-c a NUL so
-   * that "123" is seen as a number (then rejected as not an object). */
-  size_t end = json_tokener_get_parse_end(p->tok);
-  if (root == NULL && json_tokener_get_error(p->tok) == json_tokener_continue) {
-    root = json_tokener_parse_ex(p->tok, "", 1);
-    end = len; /* the whole buffer was consumed before the NUL */
-  }
-  /* JSON null parses to a NULL object with success: not an object. */
-  if (json_tokener_get_error(p->tok) != json_tokener_success ||
-      !vq_only_space(buf, end, len)) {
-    json_object_put(root);
-    return VQ_REJ_NOT_JSON;
-  }
-  if (json_object_get_type(root) != json_type_object) {
-    json_object_put(root);
+  p->raw_num = 0;
+  int s = cm_json_object_scan(buf, len, VQ_MAX_DEPTH, vq_collect, p);
+  if (s == CM_JSON_NOT_OBJECT)
     return VQ_REJ_NOT_OBJECT;
-  }
-
-  m->root = root;
-  vq_reason_t r = vq_read_type(root, &m->type);
-  if (r == VQ_OK)
-    r = vq_read_fields(root, buf, len, m);
-  if (r != VQ_OK) {
+  if (s != CM_JSON_OK) /* STOPPED: no memory for the member list */
+    return VQ_REJ_NOT_JSON;
+  m->root = vq_doc_build(p);
+  if (m->root == NULL)
+    return VQ_REJ_NOT_JSON;
+  vq_reason_t r = vq_read_fields(m);
+  if (r != VQ_OK)
     vq_message_clear(m);
-    return r;
-  }
-  m->vo = vq_vo_from_fqan(m->str[VQ_S_FQAN]);
-  return VQ_OK;
+  return r;
 }
 
 void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb,
                               void *ctx) {
-  if (m->root == NULL)
+  const vq_doc_t *d = m->root;
+  if (d == NULL)
     return;
-  json_object_object_foreach((json_object *)m->root, key, v) {
-    switch (json_object_get_type(v)) {
-    case json_type_string:
-      cb(ctx, key, VQ_V_STRING, json_object_get_string(v), 0);
+  for (size_t i = 0; i < d->num; i++) {
+    const vq_member_t *v = &d->members[i];
+    double n;
+    switch (v->kind) {
+    case CM_JSON_STRING:
+      cb(ctx, v->key, VQ_V_STRING, v->s, 0);
       break;
-    case json_type_int: {
-      double d;
-      if (vq_read_int(v, NULL, 0, key, &d) == VQ_READ_OK)
-        cb(ctx, key, VQ_V_INT, NULL, d);
+    case CM_JSON_NUMBER: {
+      int integer = cm_json_number(v->s, v->len, &n);
+      if (!isfinite(n))
+        break;
+      /* Integers are passed as such while they fit a signed 64 bits. */
+      if (integer && n >= -9223372036854775808.0 && n < 9223372036854775808.0)
+        cb(ctx, v->key, VQ_V_INT, NULL, n);
+      else
+        cb(ctx, v->key, VQ_V_DOUBLE, NULL, n);
       break;
     }
-    case json_type_double:
-      cb(ctx, key, VQ_V_DOUBLE, NULL, json_object_get_double(v));
-      break;
-    case json_type_boolean:
-      cb(ctx, key, VQ_V_BOOL, NULL, json_object_get_boolean(v));
+    case CM_JSON_TRUE:
+    case CM_JSON_FALSE:
+      cb(ctx, v->key, VQ_V_BOOL, NULL, v->kind == CM_JSON_TRUE);
       break;
     default:
       break;
@@ -654,30 +582,48 @@ void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb,
 int vq_message_take_outcome(vq_message_t *m, const vq_message_t *mt) {
   vq_str_t msg = mt->str[VQ_S_SHUTDOWN_MESSAGE];
   double t = mt->num[VQ_N_SHUTDOWN_TIME];
-  if (m->root == NULL)
+  const vq_doc_t *old = m->root;
+  if (old == NULL)
     return -1;
-  json_object *jm = NULL, *jt = NULL;
-  if (msg.ptr != NULL)
-    jm = json_object_new_string_len(msg.ptr, (int)msg.len);
+  /* The number as JSON text: an integer exactly, else round-trip digits. */
+  char num[32];
   if (!isnan(t))
-    jt = t == floor(t) && fabs(t) < 9007199254740992.0
-             ? json_object_new_int64((int64_t)t)
-             : json_object_new_double(t);
-  json_object *jf = json_object_new_string("machinetype_status");
-  if ((msg.ptr != NULL && jm == NULL) || (!isnan(t) && jt == NULL) ||
-      jf == NULL) {
-    json_object_put(jm);
-    json_object_put(jt);
-    json_object_put(jf);
+    snprintf(num, sizeof(num),
+             t == floor(t) && fabs(t) < 9007199254740992.0 ? "%.0f" : "%.17g",
+             t);
+  static const char from[] = "machinetype_status";
+  const vq_member_t add[] = {
+      {"shutdown_message", 16, msg.ptr ? CM_JSON_STRING : CM_JSON_NULL, msg.ptr,
+       msg.len},
+      {"shutdown_time", 13, isnan(t) ? CM_JSON_NULL : CM_JSON_NUMBER,
+       isnan(t) ? NULL : num, isnan(t) ? 0 : strlen(num)},
+      {"outcome_from", 12, CM_JSON_STRING, from, sizeof(from) - 1},
+  };
+  /* A new object: the members as they are, then the three above. */
+  size_t text = 0;
+  for (size_t i = 0; i < old->num; i++)
+    text += old->members[i].key_len + old->members[i].len + 2;
+  for (size_t i = 0; i < COUNT(add); i++)
+    text += add[i].key_len + add[i].len + 2;
+  vq_doc_t *d = vq_doc_new(old->num + COUNT(add), text);
+  if (d == NULL)
+    return -1;
+  for (size_t i = 0; i < old->num + COUNT(add); i++) {
+    const vq_member_t *o = i < old->num ? &old->members[i] : &add[i - old->num];
+    vq_member_t c = {.kind = o->kind};
+    c.key = vq_doc_text(d, o->key, o->key_len, 0, &c.key_len);
+    if (o->s != NULL)
+      c.s = vq_doc_text(d, o->s, o->len, 0, &c.len);
+    vq_doc_put(d, &c);
+  }
+  vq_message_t n = {.root = NULL};
+  vq_message_clear(&n);
+  n.root = d;
+  if (vq_read_fields(&n) != VQ_OK) { /* cannot happen: same identity */
+    vq_message_clear(&n);
     return -1;
   }
-  json_object_object_add(m->root, "shutdown_message", jm);
-  json_object_object_add(m->root, "shutdown_time", jt);
-  json_object_object_add(m->root, "outcome_from", jf);
-  m->str[VQ_S_SHUTDOWN_MESSAGE] =
-      jm != NULL ? (vq_str_t){json_object_get_string(jm),
-                              (size_t)json_object_get_string_len(jm)}
-                 : (vq_str_t){NULL, 0};
-  m->num[VQ_N_SHUTDOWN_TIME] = t;
+  vq_message_clear(m);
+  *m = n;
   return 0;
 }

@@ -99,7 +99,7 @@ typedef struct {
   vq_str_t str[VQ_S_COUNT];
   double num[VQ_N_COUNT];
   vq_str_t vo; /* from fqan; ptr NULL when there is no VO */
-  void *root;  /* owned json_object; str[] and vo point into it */
+  void *root;  /* the received object, owned; str[] and vo point into it */
   /* Fields present with a value of the wrong JSON type, or a number that
    * is not finite: dropped (NaN or absent) and flagged here, one bit per
    * vq_num_id_t / vq_str_id_t, so that the caller can count them. */
@@ -110,7 +110,8 @@ typedef struct {
 _Static_assert(VQ_N_COUNT <= 64, "bad_num has one bit per numeric field");
 _Static_assert(VQ_S_COUNT <= 32, "bad_str has one bit per string field");
 
-/* One parser per thread: it owns a reusable JSON tokener. */
+/* One parser per thread: it keeps the member list of the last datagram,
+ * so that parsing allocates once per message (the message's own block). */
 typedef struct vq_parser vq_parser_t;
 
 /* Returns a new parser, or NULL on allocation failure. The caller owns it
@@ -127,10 +128,12 @@ void vq_parser_destroy(vq_parser_t *p);
  * for their JSON type; any other known field of the wrong type, or a
  * number that is not finite, is dropped and flagged in bad_num/bad_str.
  * A string holding a plain JSON number ("28") is read as that number, and
- * an integer beyond 64 bits as the nearest double. Returns VQ_OK and fills
- * *m, which then owns a JSON tree
- * that the caller must release with vq_message_clear(); or returns the
- * rejection reason and leaves *m cleared (nothing to release).
+ * an integer beyond 64 bits as the nearest double. The datagram must be
+ * RFC 8259 JSON (cm_json.h), nesting at most 16 deep. Returns VQ_OK and
+ * fills *m, which then owns one block holding the received object's
+ * decoded members, which the caller must release with vq_message_clear();
+ * or returns the rejection reason and leaves *m cleared (nothing to
+ * release). Of duplicate keys the last value counts.
  */
 vq_reason_t vq_parse(vq_parser_t *p, const char *buf, size_t len,
                      vq_message_t *m);
@@ -162,7 +165,7 @@ void vq_message_foreach_field(const vq_message_t *m, vq_field_cb cb, void *ctx);
 /*
  * Gives the finished machine m (a machine_status) the outcome that the
  * machinetype_status mt reports for it: copies mt's shutdown_message and
- * shutdown_time into m (its slots and its JSON tree, so that the fields
+ * shutdown_time into m (its slots and its received object, so that the fields
  * passed on as meta carry them) and adds "outcome_from":
  * "machinetype_status". The caller has checked that mt's shutdown_machine
  * names m's machine. Returns 0, or -1 on allocation failure (m unchanged).

@@ -1079,9 +1079,8 @@ static void test_legacy_value_type_matters_only_when_used(void **state) {
 }
 
 /*
- * Unsigned 64-bit integers keep their value. UINT64_MAX itself is where
- * json-c saturates every larger integer: it is read again from the text,
- * as a double.
+ * Unsigned 64-bit integers keep their value, up to UINT64_MAX itself;
+ * larger integers are read as the nearest double.
  */
 static void test_uint64_integer_keeps_its_value(void **state) {
   (void)state;
@@ -1445,7 +1444,7 @@ static void test_hostile_datagrams(void **state) {
 
 /*
  * "null" is valid JSON that is not an object: counted as VQ_REJ_NOT_OBJECT
- * like "true" or "42" (json-c represents it as a NULL object).
+ * like "true" or "42".
  */
 static void test_null_literal_is_not_an_object(void **state) {
   (void)state;

@@ -6,7 +6,8 @@
 #      end-to-end test with a real collectd),
 #   2. the unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the unit tests under valgrind (memcheck, leaks are errors),
-#   4. the libFuzzer target on the parser for FUZZ_SECONDS (default 60),
+#   4. the libFuzzer targets on the parser and on the JSON reader, each
+#      for FUZZ_SECONDS (default 60),
 #   5. `make distcheck` (skip with DISTCHECK=no).
 #   6. tests/pkg/deb_test.sh: the Debian packages built, installed, run
 #      with the stock collectd.conf, purged (skip with DEB=no).
@@ -50,11 +51,16 @@ valgrind_units() {
   done
   return $rc
 }
-fuzz() {
-  make -C _build fuzz >/dev/null && mkdir -p _build/fuzz-corpus &&
-    _build/tests/fuzz/fuzz_vq_parse -max_total_time="${FUZZ_SECONDS:-60}" -max_len=8192 \
-      -print_final_stats=1 _build/fuzz-corpus "$top/tests/fixtures/examples" 2>&1 | tail -12
+# One libFuzzer target for FUZZ_SECONDS, its corpus under _build/.
+fuzz_one() {
+  mkdir -p "_build/fuzz-corpus/$1" &&
+    "_build/tests/fuzz/$1" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=8192 \
+      -print_final_stats=1 "_build/fuzz-corpus/$1" "$top/tests/fixtures/examples" 2>&1 | tail -6
   return "${PIPESTATUS[0]}"
+}
+# The datagram parser, then the JSON reader against json-c.
+fuzz() {
+  make -C _build fuzz >/dev/null && fuzz_one fuzz_vq_parse && fuzz_one fuzz_cm_json
 }
 
 distcheck() {
@@ -89,7 +95,7 @@ san="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 step "build with ASan+UBSan" build _build-asan CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
 step "unit tests under ASan+UBSan" check _build-asan TESTS="$unit_tests"
 step "unit tests under valgrind" valgrind_units
-step "fuzz the parser (${FUZZ_SECONDS:-60} s)" fuzz
+step "fuzz the parser and the JSON reader (${FUZZ_SECONDS:-60} s each)" fuzz
 if [ "${DISTCHECK:-yes}" != no ]; then
   step "make distcheck" distcheck
 fi

@@ -31,6 +31,7 @@
 #include "common/cm_option.h"
 #include "vacquery/vq_poll.h"
 #include "vacquery/vq_poll_output.h"
+#include "vacquery/vq_poll_round.h"
 #include "vacquery/vq_policy.h"
 
 #include <arpa/inet.h>
@@ -74,7 +75,7 @@ typedef struct {
 
 /* One polled factory. Under its poller's lock. */
 typedef struct {
-  char name[256], space[256], site[VQ_NAME_MAX];
+  char name[256], space[256];
   bool space_fixed; /* PollFactory with a space: not learnt */
   bool check_name;  /* replies must name this factory */
   struct sockaddr_storage addr;
@@ -87,8 +88,7 @@ typedef struct {
   double round_start, next_round, deadline;
   uint64_t round;
   char salt[VQ_POLL_SALT_LEN + 1];
-  long want;       /* num_machines of the replies; -1 before one */
-  cm_htab_t *seen; /* machine names accepted in this round */
+  vq_poll_round_t *progress; /* who answered, num_machines, the site */
   vq_poll_tally_t *tally;
 } vqp_factory_t;
 
@@ -272,7 +272,7 @@ static void vqp_factory_free(void *p) {
   vqp_factory_t *f = p;
   if (f == NULL)
     return;
-  cm_htab_destroy(f->seen, free);
+  vq_poll_round_destroy(f->progress);
   vq_poll_tally_destroy(f->tally);
   free(f);
 }
@@ -286,7 +286,7 @@ static vqp_factory_t *vqp_factory_get(vqp_t *p, const char *name) {
       p->factories_num >= VQP_MAX_FACTORIES)
     return f;
   f = calloc(1, sizeof(*f));
-  if (f == NULL || (f->seen = cm_htab_create()) == NULL ||
+  if (f == NULL || (f->progress = vq_poll_round_create()) == NULL ||
       (f->tally = vq_poll_tally_create()) == NULL ||
       cm_vec_reserve((void **)&p->factories, &p->factories_cap,
                      p->factories_num + 1, sizeof(*p->factories)) != 0) {
@@ -295,7 +295,6 @@ static vqp_factory_t *vqp_factory_get(vqp_t *p, const char *name) {
   }
   memcpy(f->name, name, len + 1);
   f->check_name = true;
-  f->want = -1;
   /* Spread the first rounds over one interval (no burst at start). */
   f->next_round = CDTIME_T_TO_DOUBLE(cdtime()) +
                   p->interval * (double)(p->factories_num % 97) / 97.0 / 10;
@@ -349,10 +348,7 @@ void vqp_learn(vqp_t *p, const vq_message_t *m, const struct sockaddr *from) {
       memcpy(f->space, space.ptr, space.len);
       f->space[space.len] = '\0';
     }
-    if (site.ptr != NULL && site.len < sizeof(f->site)) {
-      memcpy(f->site, site.ptr, site.len);
-      f->site[site.len] = '\0';
-    }
+    vq_poll_round_set_site(f->progress, site);
   }
   pthread_mutex_unlock(&p->lock);
 }
@@ -419,11 +415,10 @@ static void vqp_round_start(vqp_t *p, vqp_factory_t *f, double now) {
   f->active = true;
   f->had_round = true;
   f->sends = 0;
-  f->want = -1;
   f->round = ++p->rounds;
   f->round_start = now;
   f->deadline = 0;
-  cm_htab_clear(f->seen, free);
+  vq_poll_round_reset(f->progress);
   vq_poll_tally_reset(f->tally);
 }
 
@@ -574,7 +569,8 @@ static void vqp_on_gone(const vq_slot_event_t *ev, void *arg) {
   if (cm_vec_reserve((void **)&r->gone, &r->gone_cap, r->gone_num + 1,
                      sizeof(*r->gone)) != 0)
     return;
-  vq_poll_ctx_t ctx = {.site = g->f->site, .space = g->f->space};
+  vq_poll_ctx_t ctx = {.site = vq_poll_round_site(g->f->progress),
+                       .space = g->f->space};
   if (vq_poll_output(&r->gone[r->gone_num], ev->slot, ev, &ctx,
                      CDTIME_T_TO_DOUBLE(cdtime())) == 0 &&
       r->gone[r->gone_num].notifs_num > 0)
@@ -584,45 +580,29 @@ static void vqp_on_gone(const vq_slot_event_t *ev, void *arg) {
 /* Records the accepted reply m of f (under the lock) into *res. */
 static void vqp_accept(vqp_t *p, vqp_factory_t *f, const vq_message_t *m,
                        const char *source, double now, vqp_result_t *res) {
-  vq_str_t mc = m->str[VQ_S_MACHINE];
   vqp_count(p, VQP_ACCEPTED);
-  if (cm_htab_get(f->seen, mc.ptr, mc.len) != NULL)
-    return; /* an answer to an earlier send of this round */
-  char *key = malloc(mc.len + 1);
-  if (key == NULL)
-    return;
-  memcpy(key, mc.ptr, mc.len);
-  key[mc.len] = '\0';
-  if (cm_htab_put(f->seen, key, mc.len, key) != 0) {
-    free(key);
-    return;
-  }
-  if (!isnan(m->num[VQ_N_NUM_MACHINES]) && m->num[VQ_N_NUM_MACHINES] >= 0)
-    f->want = (long)m->num[VQ_N_NUM_MACHINES];
-  if (m->str[VQ_S_SITE].ptr != NULL &&
-      m->str[VQ_S_SITE].len < sizeof(f->site)) {
-    memcpy(f->site, m->str[VQ_S_SITE].ptr, m->str[VQ_S_SITE].len);
-    f->site[m->str[VQ_S_SITE].len] = '\0';
-  }
+  if (vq_poll_round_add(f->progress, m) != 1)
+    return; /* an answer to an earlier send of this round, or no memory */
+  const char *site = vq_poll_round_site(f->progress);
   vq_slot_event_t ev;
   int changed = vq_slots_observe(p->slots, m, f->round, now, &ev);
   if (changed < 0) {
     vqp_count(p, VQP_SLOTS_FULL);
   } else {
     vq_poll_ctx_t ctx = {
-        .site = f->site, .space = f->space, .source = source, .m = m};
+        .site = site, .space = f->space, .source = source, .m = m};
     res->has_out = vq_poll_output(&res->out, ev.slot, changed ? &ev : NULL,
                                   &ctx, now) == 0;
     vq_poll_tally_add(f->tally, ev.slot);
     if (vq_poll_finish_ready(m) && vq_slots_count_finish(p->slots, m, now) == 1)
       res->finished = true;
   }
-  if (f->want >= 0 && cm_htab_count(f->seen) >= (size_t)f->want) {
+  if (vq_poll_round_complete(f->progress)) {
     /* Complete: every slot of the factory answered. */
     vqp_gone_ctx_t g = {res, f};
     vq_slots_end_round(p->slots, f->name, f->round, vqp_on_gone, &g);
-    res->slots = vq_poll_tally_lists(f->tally, f->site, f->space, f->name,
-                                     &res->slots_num);
+    res->slots =
+        vq_poll_tally_lists(f->tally, site, f->space, f->name, &res->slots_num);
     f->unanswering = false;
     vqp_round_end(p, f, now);
   }

@@ -124,14 +124,14 @@ vqp_t *vqp_create(vq_plugin_t *owner) {
   vqp_t *p = calloc(1, sizeof(*p));
   if (p == NULL)
     return NULL;
-  p->owner = owner;
-  p->learn = true;
-  p->interval = 60;
-  p->timeout = 2;
-  p->rate = 100;
-  p->port = 995;
-  p->max_slots = 200000;
-  p->fds[0] = p->fds[1] = -1;
+  *p = (vqp_t){.owner = owner,
+               .learn = true,
+               .interval = 60,
+               .timeout = 2,
+               .rate = 100,
+               .port = 995,
+               .max_slots = 200000,
+               .fds = {-1, -1}};
   pthread_mutex_init(&p->lock, NULL);
   return p;
 }

@@ -114,8 +114,9 @@ typedef struct {
 
 typedef struct vq_recv_ctx vq_recv_ctx_t;
 
-/* One vacquery instance: everything the callbacks and threads share. */
-typedef struct {
+/* One vacquery instance: everything the callbacks and threads share
+ * (vq_plugin_t, declared in vacquery_poll.h). */
+struct vq_plugin {
   vq_conf_t conf;
   vq_socket_t sockets[VQ_MAX_SOCKETS];
   size_t sockets_num;
@@ -135,14 +136,17 @@ typedef struct {
   /* Set at shutdown: collectd's write threads are gone, so the last
    * values are handed to the write plugins directly. */
   bool write_direct;
-} vq_plugin_t;
+  vqp_t *poll; /* the responder poller (vacquery_poll.c) */
+};
 
 /*
  * The instance. collectd 5.12 passes user_data to read callbacks only:
  * vq_read gets the instance that way, but the config, init and shutdown
  * callbacks take no argument and reach it through this pointer, as
  * write_graphite's config callback reaches its nodes. Made on first use
- * (not at load time), freed by vq_shutdown.
+ * (not at load time), freed by vq_shutdown. Nothing else reads it: the
+ * threads get the instance (or its poller, vq_plugin_t.poll) as their
+ * argument, and the poller reaches the instance through its owner.
  */
 static vq_plugin_t *vq_instance;
 
@@ -174,6 +178,12 @@ static vq_plugin_t *vq_instance_get(void) {
       .forget_after = 7 * 86400,
   };
   vp->wake_fd = -1;
+  vp->poll = vqp_create(vp);
+  if (vp->poll == NULL) {
+    ERROR(VQ_PLUGIN " plugin: out of memory.");
+    free(vp);
+    return NULL;
+  }
   pthread_mutex_init(&vp->fleet_lock, NULL);
   C_COMPLAIN_INIT(&vp->fleet_complaint);
   C_COMPLAIN_INIT(&vp->full_complaint);
@@ -362,7 +372,7 @@ static int vq_config(oconfig_item_t *ci) {
               : &vp->conf.max_finished;
       if (status == 0)
         *dst = (size_t)d;
-    } else if ((status = vqp_config(c)) != 1) {
+    } else if ((status = vqp_config(vp->poll, c)) != 1) {
       /* a Poll option: vacquery_poll.c */
     } else {
       ERROR(VQ_PLUGIN " plugin: unknown option \"%s\".", c->key);
@@ -608,10 +618,10 @@ static void *vq_recv_main(void *arg) {
 
 /* Dispatches one value list of type t. values holds one double per DS,
  * converted to gauge or derive as the type says. meta is borrowed. */
-void vq_dispatch(const char *host, const char *plugin_instance,
-                 const vq_type_t *type, const char *type_instance,
-                 const double *values, cdtime_t time, cdtime_t interval,
-                 meta_data_t *meta) {
+void vq_dispatch(const vq_plugin_t *vp, const char *host,
+                 const char *plugin_instance, const vq_type_t *type,
+                 const char *type_instance, const double *values, cdtime_t time,
+                 cdtime_t interval, meta_data_t *meta) {
   value_t v[VQ_MAX_DS];
   for (size_t i = 0; i < type->ds_num; i++) {
     if (type->ds[i].kind == VQ_DS_GAUGE)
@@ -630,7 +640,7 @@ void vq_dispatch(const char *host, const char *plugin_instance,
   sstrncpy(vl.plugin_instance, plugin_instance, sizeof(vl.plugin_instance));
   sstrncpy(vl.type, type->name, sizeof(vl.type));
   sstrncpy(vl.type_instance, type_instance, sizeof(vl.type_instance));
-  if (vq_instance != NULL && vq_instance->write_direct)
+  if (vp->write_direct)
     plugin_write(NULL, NULL, &vl); /* at shutdown: see vq_final_totals */
   else
     plugin_dispatch_values(&vl);
@@ -740,7 +750,7 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
 
   /* A finished machine that the poller counted already is not counted
    * again (vacquery_poll.c). */
-  bool push = !o->fleet.finished || vqp_push_finish(m);
+  bool push = !o->fleet.finished || vqp_push_finish(vp->poll, m);
   pthread_mutex_lock(&vp->fleet_lock);
   /* A machinetype_status is registered under its machinetype's slots. */
   vq_ident_t fid = o->fleet.factory;
@@ -769,11 +779,11 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
   }
   if (back == 1)
     vq_dispatch_notif(&o->back, cdtime());
-  vqp_learn(m, from);
+  vqp_learn(vp->poll, m, from);
 
   for (size_t k = 0; k < o->notifs_num && push; k++)
-    vqp_dispatch_finished(&o->notifs[k], o->fleet.finished ? "push" : NULL,
-                          time);
+    vqp_dispatch_finished(vp->poll, &o->notifs[k],
+                          o->fleet.finished ? "push" : NULL, time);
   /* Lists that share their meta share one meta_data_t. */
   meta_data_t *md = NULL;
   for (size_t k = 0; k < o->lists_num; k++) {
@@ -782,8 +792,9 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
       meta_data_destroy(md);
       md = vq_meta_data(&l->meta);
     }
-    vq_dispatch(l->id.host, l->id.plugin_instance, l->type, l->id.type_instance,
-                l->values, time, vp->conf.report_interval, md);
+    vq_dispatch(vp, l->id.host, l->id.plugin_instance, l->type,
+                l->id.type_instance, l->values, time, vp->conf.report_interval,
+                md);
   }
   meta_data_destroy(md);
   return VQ_OK;
@@ -791,9 +802,8 @@ static vq_reason_t vq_handle(vq_plugin_t *vp, vq_output_t *o,
 
 /* Counts a finished machine that the poller decided (see vacquery_poll.h):
  * no SiteCookie check, its cookie is the poll's. */
-void vq_finished_polled(const vq_message_t *m, const struct sockaddr *from,
-                        cdtime_t time) {
-  vq_plugin_t *vp = vq_instance;
+void vq_finished_polled(vq_plugin_t *vp, const vq_message_t *m,
+                        const struct sockaddr *from, cdtime_t time) {
   vq_output_conf_t conf = {.fizzle_seconds = vp->conf.fizzle_seconds,
                            .finished_notifications =
                                vp->conf.finished_notifications};
@@ -806,7 +816,7 @@ void vq_finished_polled(const vq_message_t *m, const struct sockaddr *from,
     vq_fleet_note(vp, &o, false, added == -1);
     pthread_mutex_unlock(&vp->fleet_lock);
     for (size_t k = 0; k < o.notifs_num && added != VQ_FLEET_FULL; k++)
-      vqp_dispatch_finished(&o.notifs[k], "poll", time);
+      vqp_dispatch_finished(vp->poll, &o.notifs[k], "poll", time);
   }
   vq_output_free(&o);
 }
@@ -1047,7 +1057,7 @@ static void vq_read_finished(void *ctx, const vq_finished_total_t *t) {
 /* Dispatches the finished-machine totals of a snapshot. */
 static void vq_dispatch_finished(const vq_read_ctx_t *rc) {
   for (size_t k = 0; k < rc->finished.num; k++)
-    vq_dispatch(vq_snap_str(&rc->finished, k, 0),
+    vq_dispatch(rc->vp, vq_snap_str(&rc->finished, k, 0),
                 vq_snap_str(&rc->finished, k, 1), vq_type(VQ_TYPE_FINISHED),
                 vq_snap_str(&rc->finished, k, 2), rc->finished.items[k].v,
                 rc->now, rc->interval, NULL);
@@ -1068,13 +1078,13 @@ static void vq_read_bad_fields(const vq_read_ctx_t *rc) {
     const char *name = i < VQ_N_COUNT
                            ? vq_num_name((vq_num_id_t)i)
                            : vq_str_name((vq_str_id_t)(i - VQ_N_COUNT));
-    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_BAD_FIELD), name, &v, rc->now,
-                rc->interval, NULL);
+    vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_BAD_FIELD), name, &v,
+                rc->now, rc->interval, NULL);
   }
   double j[3] = {(double)atomic_load(&vp->stats.join_waiting),
                  (double)atomic_load(&vp->stats.join_joined),
                  (double)atomic_load(&vp->stats.join_timed_out)};
-  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_JOIN), "", j, rc->now,
+  vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_JOIN), "", j, rc->now,
               rc->interval, NULL);
 }
 
@@ -1086,25 +1096,25 @@ static void vq_read_stats(const vq_read_ctx_t *rc) {
     uint64_t a = atomic_load(&vp->stats.accepted[i]);
     double v = (double)a;
     accepted += a;
-    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_ACCEPTED), vq_msg_type_name(i),
-                &v, rc->now, rc->interval, NULL);
+    vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_ACCEPTED),
+                vq_msg_type_name(i), &v, rc->now, rc->interval, NULL);
   }
   for (int i = 1; i < VQ_REASON_COUNT; i++) {
     uint64_t r = atomic_load(&vp->stats.rejected[i]);
     double v = (double)r;
     rejected += r;
-    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_REJECTED), vq_reason_name(i),
-                &v, rc->now, rc->interval, NULL);
+    vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_REJECTED),
+                vq_reason_name(i), &v, rc->now, rc->interval, NULL);
   }
   for (size_t i = 0; i < vp->sockets_num; i++)
     drops += atomic_load(&vp->sockets[i].kernel_drops);
   double s[5] = {(double)atomic_load(&vp->stats.received), (double)accepted,
                  (double)rejected, (double)drops,
                  (double)atomic_load(&vp->stats.queue_drops)};
-  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_STATS), "", s, rc->now,
+  vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_STATS), "", s, rc->now,
               rc->interval, NULL);
   double q = (double)vq_queue_length(vp->queue);
-  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_QUEUE), "", &q, rc->now,
+  vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_QUEUE), "", &q, rc->now,
               rc->interval, NULL);
 }
 
@@ -1116,7 +1126,7 @@ static int vq_read(user_data_t *ud) {
       .vp = vp, .now = cdtime(), .interval = plugin_get_interval()};
   vq_read_stats(&rc);
   vq_read_bad_fields(&rc);
-  vqp_read(rc.now, rc.interval);
+  vqp_read(vp->poll, rc.now, rc.interval);
   double now = CDTIME_T_TO_DOUBLE(rc.now);
   pthread_mutex_lock(&vp->fleet_lock);
   size_t forgotten = vq_fleet_forget(vp->fleet, now, vp->conf.forget_after);
@@ -1135,7 +1145,7 @@ static int vq_read(user_data_t *ud) {
     WARNING(VQ_PLUGIN " plugin: out of memory: some fleet values are not "
                       "dispatched this interval.");
   for (size_t k = 0; k < rc.sites.num; k++)
-    vq_dispatch(vq_snap_str(&rc.sites, k, 0), "", vq_type(VQ_TYPE_SITE), "",
+    vq_dispatch(vp, vq_snap_str(&rc.sites, k, 0), "", vq_type(VQ_TYPE_SITE), "",
                 rc.sites.items[k].v, rc.now, rc.interval, NULL);
   vq_dispatch_finished(&rc);
   vq_output_t out = VQ_OUTPUT_INIT;
@@ -1208,7 +1218,7 @@ static int vq_init(void) {
     ERROR(VQ_PLUGIN " plugin: out of memory or file descriptors at start.");
     return -1;
   }
-  if (vqp_init() != 0) /* the poller, before the threads that ask it */
+  if (vqp_init(vp->poll) != 0) /* the poller, before the threads that ask it */
     return -1;
   if (plugin_thread_create(&vp->work_thread, vq_work_main, vp,
                            "vacquery work") != 0) {
@@ -1234,7 +1244,7 @@ static int vq_shutdown(void) {
   vq_plugin_t *vp = vq_instance;
   if (vp == NULL)
     return 0;
-  vqp_stop(); /* first: the poller counts into the fleet */
+  vqp_stop(vp->poll); /* first: the poller counts into the fleet */
   atomic_store(&vp->stopping, true);
   if (vp->threads_running) {
     uint64_t one = 1;
@@ -1246,7 +1256,7 @@ static int vq_shutdown(void) {
     vp->threads_running = false;
     vq_final_totals(vp);
   }
-  vqp_shutdown(); /* after the worker: it asks the poller's slot table */
+  vqp_destroy(vp->poll); /* after the worker: it asks the poller's slots */
   for (size_t i = 0; i < vp->sockets_num; i++)
     close(vp->sockets[i].fd);
   vp->sockets_num = 0;

@@ -31,6 +31,7 @@
 #include "common/cm_option.h"
 #include "vacquery/vq_poll.h"
 #include "vacquery/vq_poll_output.h"
+#include "vacquery/vq_poll_round.h"
 #include "vacquery/vq_policy.h"
 
 #include <arpa/inet.h>
@@ -72,14 +73,14 @@ typedef struct {
   char *host, *space; /* space NULL: learnt, or the host's domain */
 } vqp_conf_factory_t;
 
-/* One polled factory. Under vqp.lock. */
+/* One polled factory. Under its poller's lock. */
 typedef struct {
-  char name[256], space[256], site[VQ_NAME_MAX];
+  char name[256], space[256];
   bool space_fixed; /* PollFactory with a space: not learnt */
   bool check_name;  /* replies must name this factory */
   struct sockaddr_storage addr;
   socklen_t addrlen;
-  uint8_t map_key[19]; /* its key in vqp.by_addr (vqp_rebuild_addr) */
+  uint8_t map_key[19]; /* its key in by_addr (vqp_rebuild_addr) */
   size_t map_key_len;
   /* the current round */
   bool active, unanswering, had_round;
@@ -87,13 +88,13 @@ typedef struct {
   double round_start, next_round, deadline;
   uint64_t round;
   char salt[VQ_POLL_SALT_LEN + 1];
-  long want;       /* num_machines of the replies; -1 before one */
-  cm_htab_t *seen; /* machine names accepted in this round */
+  vq_poll_round_t *progress; /* who answered, num_machines, the site */
   vq_poll_tally_t *tally;
 } vqp_factory_t;
 
-/* The poller. */
-static struct {
+/* The poller of one vacquery instance (vqp_create), owned by it. */
+struct vqp {
+  vq_plugin_t *owner; /* the instance: its dispatching and fleet */
   /* configuration */
   bool enabled, learn;
   double interval, timeout, rate;
@@ -117,23 +118,33 @@ static struct {
   uint64_t rounds;
   atomic_uint_fast64_t counters[VQP_COUNTERS];
   atomic_uint_fast64_t finished_push, finished_poll;
-} vqp = {.learn = true,
-         .interval = 60,
-         .timeout = 2,
-         .rate = 100,
-         .port = 995,
-         .max_slots = 200000,
-         .fds = {-1, -1},
-         .lock = PTHREAD_MUTEX_INITIALIZER};
+};
 
-static void vqp_count(vqp_counter_t c) {
-  atomic_fetch_add(&vqp.counters[c], 1);
+vqp_t *vqp_create(vq_plugin_t *owner) {
+  vqp_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return NULL;
+  *p = (vqp_t){.owner = owner,
+               .learn = true,
+               .interval = 60,
+               .timeout = 2,
+               .rate = 100,
+               .port = 995,
+               .max_slots = 200000,
+               .fds = {-1, -1}};
+  pthread_mutex_init(&p->lock, NULL);
+  return p;
+}
+
+/* Increments counter c of p. */
+static void vqp_count(vqp_t *p, vqp_counter_t c) {
+  atomic_fetch_add(&p->counters[c], 1);
 }
 
 /* ---- configuration ---------------------------------------------------- */
 
 /* Handles `PollFactory host [space]'. Returns 0 or -1. */
-static int vqp_config_factory(oconfig_item_t *c) {
+static int vqp_config_factory(vqp_t *p, oconfig_item_t *c) {
   if (c->values_num < 1 || c->values_num > 2 ||
       c->values[0].type != OCONFIG_TYPE_STRING ||
       c->values[0].value.string[0] == '\0' ||
@@ -146,49 +157,49 @@ static int vqp_config_factory(oconfig_item_t *c) {
   vqp_conf_factory_t one = {
       .host = strdup(c->values[0].value.string),
       .space = c->values_num == 2 ? strdup(c->values[1].value.string) : NULL};
-  size_t cap = vqp.conf_factories_num;
+  size_t cap = p->conf_factories_num;
   if (one.host == NULL || (c->values_num == 2 && one.space == NULL) ||
-      cm_vec_reserve((void **)&vqp.conf_factories, &cap,
-                     vqp.conf_factories_num + 1,
-                     sizeof(*vqp.conf_factories)) != 0) {
+      cm_vec_reserve((void **)&p->conf_factories, &cap,
+                     p->conf_factories_num + 1,
+                     sizeof(*p->conf_factories)) != 0) {
     ERROR(VQP "PollFactory: out of memory.");
     free(one.host);
     free(one.space);
     return -1;
   }
-  vqp.conf_factories[vqp.conf_factories_num++] = one;
+  p->conf_factories[p->conf_factories_num++] = one;
   return 0;
 }
 
-int vqp_config(oconfig_item_t *c) {
+int vqp_config(vqp_t *p, oconfig_item_t *c) {
   double d = 0;
   int status;
   if (strcasecmp("Poll", c->key) == 0)
-    return cf_util_get_boolean(c, &vqp.enabled) == 0 ? 0 : -1;
+    return cf_util_get_boolean(c, &p->enabled) == 0 ? 0 : -1;
   if (strcasecmp("PollLearn", c->key) == 0)
-    return cf_util_get_boolean(c, &vqp.learn) == 0 ? 0 : -1;
+    return cf_util_get_boolean(c, &p->learn) == 0 ? 0 : -1;
   if (strcasecmp("PollInterval", c->key) == 0)
-    return vq_config_number(c, 5, 86400, &vqp.interval);
+    return vq_config_number(c, 5, 86400, &p->interval);
   if (strcasecmp("PollTimeout", c->key) == 0)
-    return vq_config_number(c, 0.1, 60, &vqp.timeout);
+    return vq_config_number(c, 0.1, 60, &p->timeout);
   if (strcasecmp("PollRate", c->key) == 0)
-    return vq_config_number(c, 1, 100000, &vqp.rate);
+    return vq_config_number(c, 1, 100000, &p->rate);
   if (strcasecmp("PollPort", c->key) == 0) {
     status = vq_config_number(c, 1, 65535, &d);
-    vqp.port = (int)d;
+    p->port = (int)d;
     return status;
   }
   if (strcasecmp("MaxSlots", c->key) == 0) {
     status = vq_config_number(c, 1, 1e8, &d);
-    vqp.max_slots = (size_t)d;
+    p->max_slots = (size_t)d;
     return status;
   }
   if (strcasecmp("PollFactory", c->key) == 0)
-    return vqp_config_factory(c);
+    return vqp_config_factory(p, c);
   if (strcasecmp("PollSource", c->key) == 0) {
-    free(vqp.source);
-    vqp.source = NULL;
-    return cf_util_get_string(c, &vqp.source) == 0 ? 0 : -1;
+    free(p->source);
+    p->source = NULL;
+    return cf_util_get_string(c, &p->source) == 0 ? 0 : -1;
   }
   return 1;
 }
@@ -225,7 +236,7 @@ static size_t vqp_addr_key(const struct sockaddr *sa, uint8_t key[19]) {
 
 /* Sets f's address to sa with the poll port (an IPv4-mapped address as
  * IPv4). Returns 0, or -1 for another family. */
-static int vqp_set_addr(vqp_factory_t *f, const struct sockaddr *sa) {
+static int vqp_set_addr(vqp_t *p, vqp_factory_t *f, const struct sockaddr *sa) {
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof(ss));
   socklen_t len;
@@ -238,12 +249,12 @@ static int vqp_set_addr(vqp_factory_t *f, const struct sockaddr *sa) {
       s4->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
     else
       memcpy(&s4->sin_addr, s6->sin6_addr.s6_addr + 12, 4);
-    s4->sin_port = htons((uint16_t)vqp.port);
+    s4->sin_port = htons((uint16_t)p->port);
     len = sizeof(*s4);
   } else if (sa->sa_family == AF_INET6) {
     struct sockaddr_in6 *d6 = (struct sockaddr_in6 *)&ss;
     *d6 = *s6;
-    d6->sin6_port = htons((uint16_t)vqp.port);
+    d6->sin6_port = htons((uint16_t)p->port);
     len = sizeof(*d6);
   } else {
     return -1;
@@ -251,7 +262,7 @@ static int vqp_set_addr(vqp_factory_t *f, const struct sockaddr *sa) {
   if (len != f->addrlen || memcmp(&ss, &f->addr, len) != 0) {
     f->addr = ss;
     f->addrlen = len;
-    vqp.addr_dirty = true;
+    p->addr_dirty = true;
   }
   return 0;
 }
@@ -261,64 +272,63 @@ static void vqp_factory_free(void *p) {
   vqp_factory_t *f = p;
   if (f == NULL)
     return;
-  cm_htab_destroy(f->seen, free);
+  vq_poll_round_destroy(f->progress);
   vq_poll_tally_destroy(f->tally);
   free(f);
 }
 
 /* Returns the factory named name, adding it (without an address) when new
  * and room is left, or NULL. Under the lock. */
-static vqp_factory_t *vqp_factory_get(const char *name) {
+static vqp_factory_t *vqp_factory_get(vqp_t *p, const char *name) {
   size_t len = strlen(name);
-  vqp_factory_t *f = cm_htab_get(vqp.by_name, name, len);
+  vqp_factory_t *f = cm_htab_get(p->by_name, name, len);
   if (f != NULL || len >= sizeof(f->name) ||
-      vqp.factories_num >= VQP_MAX_FACTORIES)
+      p->factories_num >= VQP_MAX_FACTORIES)
     return f;
   f = calloc(1, sizeof(*f));
-  if (f == NULL || (f->seen = cm_htab_create()) == NULL ||
+  if (f == NULL || (f->progress = vq_poll_round_create()) == NULL ||
       (f->tally = vq_poll_tally_create()) == NULL ||
-      cm_vec_reserve((void **)&vqp.factories, &vqp.factories_cap,
-                     vqp.factories_num + 1, sizeof(*vqp.factories)) != 0) {
+      cm_vec_reserve((void **)&p->factories, &p->factories_cap,
+                     p->factories_num + 1, sizeof(*p->factories)) != 0) {
     vqp_factory_free(f);
     return NULL;
   }
   memcpy(f->name, name, len + 1);
   f->check_name = true;
-  f->want = -1;
   /* Spread the first rounds over one interval (no burst at start). */
   f->next_round = CDTIME_T_TO_DOUBLE(cdtime()) +
-                  vqp.interval * (double)(vqp.factories_num % 97) / 97.0 / 10;
-  if (cm_htab_put(vqp.by_name, f->name, len, f) != 0) {
+                  p->interval * (double)(p->factories_num % 97) / 97.0 / 10;
+  if (cm_htab_put(p->by_name, f->name, len, f) != 0) {
     vqp_factory_free(f);
     return NULL;
   }
-  vqp.factories[vqp.factories_num++] = f;
+  p->factories[p->factories_num++] = f;
   return f;
 }
 
 /* Rebuilds the address map (cm_htab has no delete) from every factory's
  * address, each keyed by its own map_key. Under the lock. */
-static void vqp_rebuild_addr(void) {
-  if (!vqp.addr_dirty)
+static void vqp_rebuild_addr(vqp_t *p) {
+  if (!p->addr_dirty)
     return;
   cm_htab_t *h = cm_htab_create();
   if (h == NULL)
     return; /* tried again at the next tick */
-  for (size_t i = 0; i < vqp.factories_num; i++) {
-    vqp_factory_t *f = vqp.factories[i];
+  for (size_t i = 0; i < p->factories_num; i++) {
+    vqp_factory_t *f = p->factories[i];
     f->map_key_len = f->addrlen > 0
                          ? vqp_addr_key((struct sockaddr *)&f->addr, f->map_key)
                          : 0;
     if (f->map_key_len > 0)
       cm_htab_put(h, f->map_key, f->map_key_len, f);
   }
-  cm_htab_destroy(vqp.by_addr, NULL);
-  vqp.by_addr = h;
-  vqp.addr_dirty = false;
+  cm_htab_destroy(p->by_addr, NULL);
+  p->by_addr = h;
+  p->addr_dirty = false;
 }
 
-void vqp_learn(const vq_message_t *m, const struct sockaddr *from) {
-  if (!atomic_load(&vqp.running) || !vqp.learn || from == NULL ||
+void vqp_learn(vqp_t *p, const vq_message_t *m, const struct sockaddr *from) {
+  if (!atomic_load(&p->running) || !p->learn || from == NULL ||
       m->type != VQ_MSG_FACTORY)
     return;
   vq_str_t dv = m->str[VQ_S_DAEMON_VERSION], fac = m->str[VQ_S_FACTORY];
@@ -330,45 +340,42 @@ void vqp_learn(const vq_message_t *m, const struct sockaddr *from) {
   char name[256];
   memcpy(name, fac.ptr, fac.len);
   name[fac.len] = '\0';
-  pthread_mutex_lock(&vqp.lock);
-  vqp_factory_t *f = vqp_factory_get(name);
+  pthread_mutex_lock(&p->lock);
+  vqp_factory_t *f = vqp_factory_get(p, name);
   if (f != NULL) {
-    vqp_set_addr(f, from);
+    vqp_set_addr(p, f, from);
     if (!f->space_fixed) {
       memcpy(f->space, space.ptr, space.len);
       f->space[space.len] = '\0';
     }
-    if (site.ptr != NULL && site.len < sizeof(f->site)) {
-      memcpy(f->site, site.ptr, site.len);
-      f->site[site.len] = '\0';
-    }
+    vq_poll_round_set_site(f->progress, site);
   }
-  pthread_mutex_unlock(&vqp.lock);
+  pthread_mutex_unlock(&p->lock);
 }
 
-int vqp_push_finish(const vq_message_t *m) {
-  if (!atomic_load(&vqp.running))
+int vqp_push_finish(vqp_t *p, const vq_message_t *m) {
+  if (!atomic_load(&p->running))
     return 1;
   vq_str_t fac = m->str[VQ_S_FACTORY];
   int r = 1;
-  pthread_mutex_lock(&vqp.lock);
+  pthread_mutex_lock(&p->lock);
   /* Only machines of polled factories can be counted twice; the others
    * are not kept in the slot table. */
-  if (fac.ptr != NULL && cm_htab_get(vqp.by_name, fac.ptr, fac.len) != NULL)
-    r = vq_slots_count_finish(vqp.slots, m, CDTIME_T_TO_DOUBLE(cdtime())) != 0;
-  pthread_mutex_unlock(&vqp.lock);
+  if (fac.ptr != NULL && cm_htab_get(p->by_name, fac.ptr, fac.len) != NULL)
+    r = vq_slots_count_finish(p->slots, m, CDTIME_T_TO_DOUBLE(cdtime())) != 0;
+  pthread_mutex_unlock(&p->lock);
   if (r)
-    atomic_fetch_add(&vqp.finished_push, 1);
+    atomic_fetch_add(&p->finished_push, 1);
   return r;
 }
 
-bool vqp_enabled(void) {
-  return atomic_load(&vqp.running);
+bool vqp_enabled(const vqp_t *p) {
+  return atomic_load(&p->running);
 }
 
-void vqp_dispatch_finished(const vq_out_notif_t *n, const char *source,
-                           cdtime_t t) {
-  if (!atomic_load(&vqp.running) || source == NULL) {
+void vqp_dispatch_finished(vqp_t *p, const vq_out_notif_t *n,
+                           const char *source, cdtime_t t) {
+  if (!atomic_load(&p->running) || source == NULL) {
     vq_dispatch_notif(n, t);
     return;
   }
@@ -397,48 +404,47 @@ static int vqp_random(uint8_t rnd[32]) {
 }
 
 /* Starts a new round of f at now: a new salt, nothing seen yet. */
-static void vqp_round_start(vqp_factory_t *f, double now) {
+static void vqp_round_start(vqp_t *p, vqp_factory_t *f, double now) {
   uint8_t rnd[32];
   if (vqp_random(rnd) != 0) {
     ERROR(VQP "no random bytes for a poll salt: %s", STRERRNO);
-    f->next_round = now + vqp.interval;
+    f->next_round = now + p->interval;
     return;
   }
   vq_poll_salt(rnd, f->salt);
   f->active = true;
   f->had_round = true;
   f->sends = 0;
-  f->want = -1;
-  f->round = ++vqp.rounds;
+  f->round = ++p->rounds;
   f->round_start = now;
   f->deadline = 0;
-  cm_htab_clear(f->seen, free);
+  vq_poll_round_reset(f->progress);
   vq_poll_tally_reset(f->tally);
 }
 
 /* Ends f's round: the next one is one interval after this one started. */
-static void vqp_round_end(vqp_factory_t *f, double now) {
+static void vqp_round_end(const vqp_t *p, vqp_factory_t *f, double now) {
   f->active = false;
-  f->next_round = f->round_start + vqp.interval;
+  f->next_round = f->round_start + p->interval;
   if (f->next_round <= now)
-    f->next_round = now + vqp.interval;
+    f->next_round = now + p->interval;
 }
 
 /* Sends f its machines_query. Returns 0, or -1 when it could not be sent
  * (retried at the next send round). */
-static int vqp_send(vqp_factory_t *f, double now) {
-  int fd = vqp.fds[f->addr.ss_family == AF_INET6 ? 1 : 0];
+static int vqp_send(vqp_t *p, vqp_factory_t *f, double now) {
+  int fd = p->fds[f->addr.ss_family == AF_INET6 ? 1 : 0];
   char cookie[VQ_POLL_COOKIE_LEN + 1], buf[1024];
   vq_poll_cookie(f->salt, f->name, strlen(f->name), cookie);
   long n = vq_poll_query(buf, sizeof(buf), f->space, cookie);
   f->sends++;
-  f->deadline = now + vqp.timeout;
+  f->deadline = now + p->timeout;
   if (fd < 0 || n < 0)
     return -1;
   if (sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->addr,
              f->addrlen) < 0)
     return -1;
-  vqp_count(VQP_QUERIES);
+  vqp_count(p, VQP_QUERIES);
   return 0;
 }
 
@@ -468,11 +474,11 @@ static int vqp_open(int fam, const struct sockaddr *sa, socklen_t len) {
 
 /* Opens the query socket(s): on PollSource, else one per address family.
  * Returns 0 or -1 (logged). */
-static int vqp_open_sockets(void) {
-  if (vqp.source == NULL) {
-    vqp.fds[0] = vqp_open(AF_INET, NULL, 0);
-    vqp.fds[1] = vqp_open(AF_INET6, NULL, 0);
-    if (vqp.fds[0] < 0 && vqp.fds[1] < 0) {
+static int vqp_open_sockets(vqp_t *p) {
+  if (p->source == NULL) {
+    p->fds[0] = vqp_open(AF_INET, NULL, 0);
+    p->fds[1] = vqp_open(AF_INET6, NULL, 0);
+    if (p->fds[0] < 0 && p->fds[1] < 0) {
       ERROR(VQP "Poll: cannot open a query socket: %s", STRERRNO);
       return -1;
     }
@@ -480,26 +486,26 @@ static int vqp_open_sockets(void) {
   }
   struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_PASSIVE};
   struct addrinfo *res = NULL;
-  int s = getaddrinfo(vqp.source, NULL, &hints, &res);
+  int s = getaddrinfo(p->source, NULL, &hints, &res);
   if (s != 0) {
-    ERROR(VQP "PollSource \"%s\": %s", vqp.source, gai_strerror(s));
+    ERROR(VQP "PollSource \"%s\": %s", p->source, gai_strerror(s));
     return -1;
   }
   int fam = res->ai_family;
   int fd = vqp_open(fam, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   if (fd < 0) {
-    ERROR(VQP "PollSource \"%s\": bind: %s", vqp.source, STRERRNO);
+    ERROR(VQP "PollSource \"%s\": bind: %s", p->source, STRERRNO);
     return -1;
   }
-  vqp.fds[fam == AF_INET6 ? 1 : 0] = fd;
+  p->fds[fam == AF_INET6 ? 1 : 0] = fd;
   return 0;
 }
 
 /* Adds the PollFactory lines: resolves each host. Returns 0 or -1. */
-static int vqp_add_conf_factories(void) {
-  for (size_t i = 0; i < vqp.conf_factories_num; i++) {
-    const vqp_conf_factory_t *c = &vqp.conf_factories[i];
+static int vqp_add_conf_factories(vqp_t *p) {
+  for (size_t i = 0; i < p->conf_factories_num; i++) {
+    const vqp_conf_factory_t *c = &p->conf_factories[i];
     struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
     struct addrinfo *res = NULL;
     int s = getaddrinfo(c->host, NULL, &hints, &res);
@@ -508,7 +514,7 @@ static int vqp_add_conf_factories(void) {
       return -1;
     }
     const struct addrinfo *ai = res;
-    while (ai != NULL && vqp.fds[ai->ai_family == AF_INET6 ? 1 : 0] < 0)
+    while (ai != NULL && p->fds[ai->ai_family == AF_INET6 ? 1 : 0] < 0)
       ai = ai->ai_next;
     if (ai == NULL) {
       freeaddrinfo(res);
@@ -517,13 +523,13 @@ static int vqp_add_conf_factories(void) {
             c->host);
       return -1;
     }
-    vqp_factory_t *f = vqp_factory_get(c->host);
+    vqp_factory_t *f = vqp_factory_get(p, c->host);
     if (f == NULL) {
       freeaddrinfo(res);
       ERROR(VQP "PollFactory \"%s\": name too long or out of memory.", c->host);
       return -1;
     }
-    vqp_set_addr(f, ai->ai_addr);
+    vqp_set_addr(p, f, ai->ai_addr);
     freeaddrinfo(res);
     /* A numeric address is no factory name: any name is taken then. */
     struct in6_addr tmp;
@@ -563,7 +569,8 @@ static void vqp_on_gone(const vq_slot_event_t *ev, void *arg) {
   if (cm_vec_reserve((void **)&r->gone, &r->gone_cap, r->gone_num + 1,
                      sizeof(*r->gone)) != 0)
     return;
-  vq_poll_ctx_t ctx = {.site = g->f->site, .space = g->f->space};
+  vq_poll_ctx_t ctx = {.site = vq_poll_round_site(g->f->progress),
+                       .space = g->f->space};
   if (vq_poll_output(&r->gone[r->gone_num], ev->slot, ev, &ctx,
                      CDTIME_T_TO_DOUBLE(cdtime())) == 0 &&
       r->gone[r->gone_num].notifs_num > 0)
@@ -571,98 +578,82 @@ static void vqp_on_gone(const vq_slot_event_t *ev, void *arg) {
 }
 
 /* Records the accepted reply m of f (under the lock) into *res. */
-static void vqp_accept(vqp_factory_t *f, const vq_message_t *m,
+static void vqp_accept(vqp_t *p, vqp_factory_t *f, const vq_message_t *m,
                        const char *source, double now, vqp_result_t *res) {
-  vq_str_t mc = m->str[VQ_S_MACHINE];
-  vqp_count(VQP_ACCEPTED);
-  if (cm_htab_get(f->seen, mc.ptr, mc.len) != NULL)
-    return; /* an answer to an earlier send of this round */
-  char *key = malloc(mc.len + 1);
-  if (key == NULL)
-    return;
-  memcpy(key, mc.ptr, mc.len);
-  key[mc.len] = '\0';
-  if (cm_htab_put(f->seen, key, mc.len, key) != 0) {
-    free(key);
-    return;
-  }
-  if (!isnan(m->num[VQ_N_NUM_MACHINES]) && m->num[VQ_N_NUM_MACHINES] >= 0)
-    f->want = (long)m->num[VQ_N_NUM_MACHINES];
-  if (m->str[VQ_S_SITE].ptr != NULL &&
-      m->str[VQ_S_SITE].len < sizeof(f->site)) {
-    memcpy(f->site, m->str[VQ_S_SITE].ptr, m->str[VQ_S_SITE].len);
-    f->site[m->str[VQ_S_SITE].len] = '\0';
-  }
+  vqp_count(p, VQP_ACCEPTED);
+  if (vq_poll_round_add(f->progress, m) != 1)
+    return; /* an answer to an earlier send of this round, or no memory */
+  const char *site = vq_poll_round_site(f->progress);
   vq_slot_event_t ev;
-  int changed = vq_slots_observe(vqp.slots, m, f->round, now, &ev);
+  int changed = vq_slots_observe(p->slots, m, f->round, now, &ev);
   if (changed < 0) {
-    vqp_count(VQP_SLOTS_FULL);
+    vqp_count(p, VQP_SLOTS_FULL);
   } else {
     vq_poll_ctx_t ctx = {
-        .site = f->site, .space = f->space, .source = source, .m = m};
+        .site = site, .space = f->space, .source = source, .m = m};
     res->has_out = vq_poll_output(&res->out, ev.slot, changed ? &ev : NULL,
                                   &ctx, now) == 0;
     vq_poll_tally_add(f->tally, ev.slot);
-    if (vq_poll_finish_ready(m) &&
-        vq_slots_count_finish(vqp.slots, m, now) == 1)
+    if (vq_poll_finish_ready(m) && vq_slots_count_finish(p->slots, m, now) == 1)
       res->finished = true;
   }
-  if (f->want >= 0 && cm_htab_count(f->seen) >= (size_t)f->want) {
+  if (vq_poll_round_complete(f->progress)) {
     /* Complete: every slot of the factory answered. */
     vqp_gone_ctx_t g = {res, f};
-    vq_slots_end_round(vqp.slots, f->name, f->round, vqp_on_gone, &g);
-    res->slots = vq_poll_tally_lists(f->tally, f->site, f->space, f->name,
-                                     &res->slots_num);
+    vq_slots_end_round(p->slots, f->name, f->round, vqp_on_gone, &g);
+    res->slots =
+        vq_poll_tally_lists(f->tally, site, f->space, f->name, &res->slots_num);
     f->unanswering = false;
-    vqp_round_end(f, now);
+    vqp_round_end(p, f, now);
   }
 }
 
 /* Dispatches the n value lists at l (no meta data) at time t. */
-static void vqp_dispatch_lists(const vq_out_values_t *l, size_t n, cdtime_t t,
-                               cdtime_t interval) {
+static void vqp_dispatch_lists(const vqp_t *p, const vq_out_values_t *l,
+                               size_t n, cdtime_t t, cdtime_t interval) {
   for (size_t k = 0; k < n; k++)
-    vq_dispatch(l[k].id.host, l[k].id.plugin_instance, l[k].type,
+    vq_dispatch(p->owner, l[k].id.host, l[k].id.plugin_instance, l[k].type,
                 l[k].id.type_instance, l[k].values, t, interval, NULL);
 }
 
 /* Dispatches one slot output. */
-static void vqp_dispatch_out(const vq_poll_out_t *o, cdtime_t t,
+static void vqp_dispatch_out(const vqp_t *p, const vq_poll_out_t *o, cdtime_t t,
                              cdtime_t interval) {
-  vqp_dispatch_lists(o->lists, o->lists_num, t, interval);
+  vqp_dispatch_lists(p, o->lists, o->lists_num, t, interval);
   if (o->notifs_num > 0)
     vq_dispatch_notif(&o->notif, t);
 }
 
 /* Dispatches everything in res and frees what it holds. */
-static void vqp_result_dispatch(vqp_result_t *res, const vq_message_t *m,
+static void vqp_result_dispatch(vqp_t *p, vqp_result_t *res,
+                                const vq_message_t *m,
                                 const struct sockaddr *from, cdtime_t t) {
-  cdtime_t interval = DOUBLE_TO_CDTIME_T(vqp.interval);
+  cdtime_t interval = DOUBLE_TO_CDTIME_T(p->interval);
   for (size_t i = 0; i < res->gone_num; i++)
-    vqp_dispatch_out(&res->gone[i], t, interval);
+    vqp_dispatch_out(p, &res->gone[i], t, interval);
   if (res->has_out)
-    vqp_dispatch_out(&res->out, t, interval);
+    vqp_dispatch_out(p, &res->out, t, interval);
   if (res->finished) {
-    atomic_fetch_add(&vqp.finished_poll, 1);
-    vq_finished_polled(m, from, t);
+    atomic_fetch_add(&p->finished_poll, 1);
+    vq_finished_polled(p->owner, m, from, t);
   }
-  vqp_dispatch_lists(res->slots, res->slots_num, t, interval);
+  vqp_dispatch_lists(p, res->slots, res->slots_num, t, interval);
   free(res->gone);
   free(res->slots);
 }
 
 /* Checks and handles one datagram of len bytes from sa. */
-static void vqp_reply(vq_parser_t *parser, vqp_result_t *res, const char *buf,
-                      size_t len, const struct sockaddr *sa) {
-  vqp_count(VQP_REPLIES);
+static void vqp_reply(vqp_t *p, vq_parser_t *parser, vqp_result_t *res,
+                      const char *buf, size_t len, const struct sockaddr *sa) {
+  vqp_count(p, VQP_REPLIES);
   uint8_t key[19];
   size_t kl = vqp_addr_key(sa, key);
-  pthread_mutex_lock(&vqp.lock);
+  pthread_mutex_lock(&p->lock);
   vqp_factory_t *f =
-      kl > 0 && vqp.by_addr != NULL ? cm_htab_get(vqp.by_addr, key, kl) : NULL;
+      kl > 0 && p->by_addr != NULL ? cm_htab_get(p->by_addr, key, kl) : NULL;
   if (f == NULL || !f->had_round) {
-    pthread_mutex_unlock(&vqp.lock);
-    vqp_count(VQP_WRONG_SOURCE);
+    pthread_mutex_unlock(&p->lock);
+    vqp_count(p, VQP_WRONG_SOURCE);
     return;
   }
   /* Copy what the check needs: f may change once the lock is let go. */
@@ -670,11 +661,11 @@ static void vqp_reply(vq_parser_t *parser, vqp_result_t *res, const char *buf,
   sstrncpy(salt, f->salt, sizeof(salt));
   sstrncpy(space, f->space, sizeof(space));
   sstrncpy(name, f->check_name ? f->name : "", sizeof(name));
-  pthread_mutex_unlock(&vqp.lock);
+  pthread_mutex_unlock(&p->lock);
 
   vq_message_t m;
   if (vq_parse(parser, buf, len, &m) != VQ_OK) {
-    vqp_count(VQP_NOT_JSON);
+    vqp_count(p, VQP_NOT_JSON);
     return;
   }
   vq_poll_verdict_t v = vq_poll_check(&m, salt, space);
@@ -686,26 +677,26 @@ static void vqp_reply(vq_parser_t *parser, vqp_result_t *res, const char *buf,
   vq_str_t fac = m.str[VQ_S_FACTORY];
   if (v == VQ_POLL_OK && name[0] != '\0' &&
       (fac.len != strlen(name) || memcmp(fac.ptr, name, fac.len) != 0)) {
-    vqp_count(VQP_WRONG_SOURCE); /* another factory's name at this address */
+    vqp_count(p, VQP_WRONG_SOURCE); /* another factory's name at this address */
   } else if (v != VQ_POLL_OK) {
-    vqp_count(of[v]);
+    vqp_count(p, of[v]);
   } else {
     char addr[64];
     vq_addr_format(sa, addr, sizeof(addr));
     cdtime_t t = cdtime();
-    pthread_mutex_lock(&vqp.lock);
+    pthread_mutex_lock(&p->lock);
     if (!f->active || strcmp(f->salt, salt) != 0)
-      vqp_count(VQP_LATE); /* its round is over */
+      vqp_count(p, VQP_LATE); /* its round is over */
     else
-      vqp_accept(f, &m, addr, CDTIME_T_TO_DOUBLE(t), res);
-    pthread_mutex_unlock(&vqp.lock);
-    vqp_result_dispatch(res, &m, sa, t);
+      vqp_accept(p, f, &m, addr, CDTIME_T_TO_DOUBLE(t), res);
+    pthread_mutex_unlock(&p->lock);
+    vqp_result_dispatch(p, res, &m, sa, t);
   }
   vq_message_clear(&m);
 }
 
 /* Receives every datagram waiting on fd (at most 1024 at a time). */
-static void vqp_drain(int fd, vq_parser_t *parser, char *buf) {
+static void vqp_drain(vqp_t *p, int fd, vq_parser_t *parser, char *buf) {
   for (int i = 0; i < 1024; i++) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -716,25 +707,25 @@ static void vqp_drain(int fd, vq_parser_t *parser, char *buf) {
     vqp_result_t res;
     memset(&res, 0, sizeof(res));
     if (n > VQP_RECV_MAX) {
-      vqp_count(VQP_REPLIES);
-      vqp_count(VQP_NOT_JSON);
+      vqp_count(p, VQP_REPLIES);
+      vqp_count(p, VQP_NOT_JSON);
       continue;
     }
-    vqp_reply(parser, &res, buf, (size_t)n, (struct sockaddr *)&ss);
+    vqp_reply(p, parser, &res, buf, (size_t)n, (struct sockaddr *)&ss);
   }
 }
 
 /* One pass over the factories at now: starts due rounds, ends timed-out
  * ones, sends due queries while tokens last. Returns the seconds until
  * something is due (at most 0.1). */
-static double vqp_tick(double now, double *tokens, size_t *next) {
+static double vqp_tick(vqp_t *p, double now, double *tokens, size_t *next) {
   double wait = 0.1;
-  pthread_mutex_lock(&vqp.lock);
-  vqp_rebuild_addr();
-  size_t n = vqp.factories_num;
+  pthread_mutex_lock(&p->lock);
+  vqp_rebuild_addr(p);
+  size_t n = p->factories_num;
   for (size_t k = 0; k < n; k++) {
     size_t i = (*next + k) % n;
-    vqp_factory_t *f = vqp.factories[i];
+    vqp_factory_t *f = p->factories[i];
     if (f->addrlen == 0)
       continue;
     if (!f->active) {
@@ -743,7 +734,7 @@ static double vqp_tick(double now, double *tokens, size_t *next) {
           wait = f->next_round - now;
         continue;
       }
-      vqp_round_start(f, now);
+      vqp_round_start(p, f, now);
       if (!f->active)
         continue;
     }
@@ -753,29 +744,31 @@ static double vqp_tick(double now, double *tokens, size_t *next) {
       continue;
     }
     if (f->sends >= VQP_SEND_ROUNDS) {
-      vqp_count(VQP_TIMEOUT);
+      vqp_count(p, VQP_TIMEOUT);
       if (!f->unanswering)
         INFO(VQP "factory %s (%s) did not answer %d queries: polled again "
                  "in %.0f s.",
-             f->name, f->space, VQP_SEND_ROUNDS, vqp.interval);
+             f->name, f->space, VQP_SEND_ROUNDS, p->interval);
       f->unanswering = true;
-      vqp_round_end(f, now);
+      vqp_round_end(p, f, now);
       continue;
     }
     if (*tokens < 1) {
       *next = i; /* this one goes first next time */
-      wait = 1 / vqp.rate;
+      wait = 1 / p->rate;
       break;
     }
     *tokens -= 1;
-    vqp_send(f, now);
+    vqp_send(p, f, now);
   }
-  pthread_mutex_unlock(&vqp.lock);
+  pthread_mutex_unlock(&p->lock);
   return wait > 0.001 ? wait : 0.001;
 }
 
+/* The poll thread of the poller arg: paces queries and reads replies
+ * until vqp_stop(). Returns NULL. */
 static void *vqp_main(void *arg) {
-  (void)arg;
+  vqp_t *p = arg;
   vq_parser_t *parser = vq_parser_create();
   char *buf = malloc(VQP_RECV_MAX + 1);
   if (parser == NULL || buf == NULL) {
@@ -787,22 +780,22 @@ static void *vqp_main(void *arg) {
   struct pollfd pfd[2];
   nfds_t nfd = 0;
   for (int i = 0; i < 2; i++)
-    if (vqp.fds[i] >= 0)
-      pfd[nfd++] = (struct pollfd){.fd = vqp.fds[i], .events = POLLIN};
+    if (p->fds[i] >= 0)
+      pfd[nfd++] = (struct pollfd){.fd = p->fds[i], .events = POLLIN};
   double tokens = 1, last = CDTIME_T_TO_DOUBLE(cdtime());
-  const double cap = vqp.rate / 10 > 1 ? vqp.rate / 10 : 1;
+  const double cap = p->rate / 10 > 1 ? p->rate / 10 : 1;
   size_t next = 0;
-  while (!atomic_load(&vqp.stopping)) {
+  while (!atomic_load(&p->stopping)) {
     double now = CDTIME_T_TO_DOUBLE(cdtime());
-    tokens += (now - last) * vqp.rate;
+    tokens += (now - last) * p->rate;
     if (tokens > cap)
       tokens = cap;
     last = now;
-    double wait = vqp_tick(now, &tokens, &next);
+    double wait = vqp_tick(p, now, &tokens, &next);
     if (poll(pfd, nfd, (int)(wait * 1000) + 1) > 0)
       for (nfds_t i = 0; i < nfd; i++)
         if (pfd[i].revents & POLLIN)
-          vqp_drain(pfd[i].fd, parser, buf);
+          vqp_drain(p, pfd[i].fd, parser, buf);
   }
   vq_parser_destroy(parser);
   free(buf);
@@ -812,83 +805,74 @@ static void *vqp_main(void *arg) {
 /* ---- life cycle
  * -------------------------------------------------------------- */
 
-int vqp_init(void) {
-  if (!vqp.enabled || atomic_load(&vqp.running))
+int vqp_init(vqp_t *p) {
+  if (!p->enabled || atomic_load(&p->running))
     return 0;
-  vqp.by_name = cm_htab_create();
-  vqp.slots = vq_slots_create(vqp.max_slots);
-  if (vqp.by_name == NULL || vqp.slots == NULL) {
+  p->by_name = cm_htab_create();
+  p->slots = vq_slots_create(p->max_slots);
+  if (p->by_name == NULL || p->slots == NULL) {
     ERROR(VQP "Poll: out of memory.");
     return -1;
   }
-  if (vqp_open_sockets() != 0 || vqp_add_conf_factories() != 0)
+  if (vqp_open_sockets(p) != 0 || vqp_add_conf_factories(p) != 0)
     return -1;
-  vqp.addr_dirty = true;
-  vqp_rebuild_addr();
-  atomic_store(&vqp.stopping, false);
-  if (plugin_thread_create(&vqp.thread, vqp_main, NULL, "vacquery poll") != 0) {
+  p->addr_dirty = true;
+  vqp_rebuild_addr(p);
+  atomic_store(&p->stopping, false);
+  if (plugin_thread_create(&p->thread, vqp_main, p, "vacquery poll") != 0) {
     ERROR(VQP "cannot start the poll thread: %s", STRERRNO);
     return -1;
   }
-  atomic_store(&vqp.running, true);
+  atomic_store(&p->running, true);
   INFO(VQP "polling %zu configured factories%s every %.0f s on port %d.",
-       vqp.factories_num, vqp.learn ? " and those heard from" : "",
-       vqp.interval, vqp.port);
+       p->factories_num, p->learn ? " and those heard from" : "", p->interval,
+       p->port);
   return 0;
 }
 
-void vqp_stop(void) {
-  if (atomic_load(&vqp.running) && !vqp.stopped) {
-    atomic_store(&vqp.stopping, true);
-    pthread_join(vqp.thread, NULL);
-    vqp.stopped = true;
+void vqp_stop(vqp_t *p) {
+  if (atomic_load(&p->running) && !p->stopped) {
+    atomic_store(&p->stopping, true);
+    pthread_join(p->thread, NULL);
+    p->stopped = true;
   }
 }
 
-void vqp_shutdown(void) {
-  vqp_stop();
-  pthread_mutex_lock(&vqp.lock);
-  vqp.stopped = false;
-  atomic_store(&vqp.running, false);
-  for (int i = 0; i < 2; i++) {
-    if (vqp.fds[i] >= 0)
-      close(vqp.fds[i]);
-    vqp.fds[i] = -1;
+void vqp_destroy(vqp_t *p) {
+  if (p == NULL)
+    return;
+  vqp_stop(p); /* no other thread uses p from here on */
+  for (int i = 0; i < 2; i++)
+    if (p->fds[i] >= 0)
+      close(p->fds[i]);
+  for (size_t i = 0; i < p->factories_num; i++)
+    vqp_factory_free(p->factories[i]);
+  free(p->factories);
+  cm_htab_destroy(p->by_name, NULL);
+  cm_htab_destroy(p->by_addr, NULL);
+  vq_slots_destroy(p->slots);
+  for (size_t i = 0; i < p->conf_factories_num; i++) {
+    free(p->conf_factories[i].host);
+    free(p->conf_factories[i].space);
   }
-  for (size_t i = 0; i < vqp.factories_num; i++)
-    vqp_factory_free(vqp.factories[i]);
-  free(vqp.factories);
-  vqp.factories = NULL;
-  vqp.factories_num = vqp.factories_cap = 0;
-  cm_htab_destroy(vqp.by_name, NULL);
-  cm_htab_destroy(vqp.by_addr, NULL);
-  vqp.by_name = vqp.by_addr = NULL;
-  vq_slots_destroy(vqp.slots);
-  vqp.slots = NULL;
-  pthread_mutex_unlock(&vqp.lock);
-  for (size_t i = 0; i < vqp.conf_factories_num; i++) {
-    free(vqp.conf_factories[i].host);
-    free(vqp.conf_factories[i].space);
-  }
-  free(vqp.conf_factories);
-  vqp.conf_factories = NULL;
-  vqp.conf_factories_num = 0;
-  free(vqp.source);
-  vqp.source = NULL;
+  free(p->conf_factories);
+  free(p->source);
+  pthread_mutex_destroy(&p->lock);
+  free(p);
 }
 
-void vqp_read(cdtime_t now, cdtime_t interval) {
-  if (!atomic_load(&vqp.running))
+void vqp_read(vqp_t *p, cdtime_t now, cdtime_t interval) {
+  if (!atomic_load(&p->running))
     return;
   for (int i = 0; i < VQP_COUNTERS; i++) {
-    double v = (double)atomic_load(&vqp.counters[i]);
-    vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_POLL), vqp_counter_names[i], &v,
-                now, interval, NULL);
+    double v = (double)atomic_load(&p->counters[i]);
+    vq_dispatch(p->owner, hostname_g, "", vq_type(VQ_TYPE_POLL),
+                vqp_counter_names[i], &v, now, interval, NULL);
   }
-  double push = (double)atomic_load(&vqp.finished_push);
-  double poll_ = (double)atomic_load(&vqp.finished_poll);
-  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_FINISHED_SOURCE), "push", &push,
-              now, interval, NULL);
-  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_FINISHED_SOURCE), "poll", &poll_,
-              now, interval, NULL);
+  double push = (double)atomic_load(&p->finished_push);
+  double poll_ = (double)atomic_load(&p->finished_poll);
+  vq_dispatch(p->owner, hostname_g, "", vq_type(VQ_TYPE_FINISHED_SOURCE),
+              "push", &push, now, interval, NULL);
+  vq_dispatch(p->owner, hostname_g, "", vq_type(VQ_TYPE_FINISHED_SOURCE),
+              "poll", &poll_, now, interval, NULL);
 }

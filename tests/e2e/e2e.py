@@ -392,30 +392,14 @@ class Collectd:
         return "\n    " + "\n    ".join(lines[-n:])
 
 
-def base_conf(d, hostname):
+def base_conf(d, hostname, logfile=None, print_severity=False):
     """The head of a test collectd's config: its Hostname, its own directory
-    and PID file, Interval 1, the stock types and plugins, a logfile in d."""
+    and PID file, Interval 1, the stock types and plugins, and a logfile
+    (logfile, default collectd.log in d; with print_severity, each line
+    names its severity)."""
+    logfile = logfile or f"{d}/collectd.log"
+    severity = "  PrintSeverity true\n" if print_severity else ""
     return f'''Hostname "{hostname}"
-FQDNLookup false
-BaseDir "{d}"
-PIDFile "{d}/collectd.pid"
-Interval 1
-TypesDB "{STOCK_TYPES_DB}"
-PluginDir "{STOCK_PLUGIN_DIR}"
-LoadPlugin logfile
-<Plugin logfile>
-  LogLevel info
-  File "{d}/collectd.log"
-  Timestamp true
-</Plugin>
-'''
-
-
-def collectd_conf(d, hostname, logfile, http_port, path, vq_options, globals_=""):
-    opts = "\n".join("  " + o for o in vq_options)
-    return f'''# written by tests/e2e/e2e.py
-{globals_}
-Hostname "{hostname}"
 FQDNLookup false
 BaseDir "{d}"
 PIDFile "{d}/collectd.pid"
@@ -427,9 +411,16 @@ LoadPlugin logfile
   LogLevel info
   File "{logfile}"
   Timestamp true
-  PrintSeverity true
-</Plugin>
-<LoadPlugin write_http>
+{severity}</Plugin>
+'''
+
+
+def collectd_conf(d, hostname, logfile, http_port, path, vq_options, globals_=""):
+    opts = "\n".join("  " + o for o in vq_options)
+    head = base_conf(d, hostname, logfile, print_severity=True)
+    return f'''# written by tests/e2e/e2e.py
+{globals_}
+{head}<LoadPlugin write_http>
   FlushInterval 1
 </LoadPlugin>
 LoadPlugin csv

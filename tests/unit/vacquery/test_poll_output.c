@@ -426,18 +426,30 @@ static void test_tally(void **state) {
   vq_slots_destroy(t);
 }
 
+/* Parses into *m the reply of a Running lhcb slot whose machine name is
+ * len bytes of c, and observes it in a new table *t at time 100 (the caller
+ * clears m and destroys *t). Returns the event, ev.slot the slot. */
+static vq_slot_event_t long_name_slot(char c, size_t len, vq_message_t *m,
+                                      vq_slots_t **t) {
+  char machine[256];
+  assert_true(len < sizeof(machine));
+  memset(machine, c, len);
+  machine[len] = '\0';
+  slot_reply(machine, "Running", "lhcb-prod", "/lhcb/Role=NULL", m);
+  *t = vq_slots_create(2);
+  assert_non_null(*t);
+  vq_slot_event_t ev;
+  CHECK_INT("new slot", vq_slots_observe(*t, m, 1, 100, &ev), 1);
+  return ev;
+}
+
 /* A machine name that makes the type instance longer than collectd's 127
  * bytes: nothing is dispatched for it. */
 static void test_name_too_long(void **state) {
   (void)state;
-  char machine[140];
-  memset(machine, 'a', sizeof(machine) - 1);
-  machine[sizeof(machine) - 1] = '\0';
   vq_message_t m = {0};
-  slot_reply(machine, "Running", "lhcb-prod", "/lhcb/Role=NULL", &m);
-  vq_slots_t *t = vq_slots_create(2);
-  vq_slot_event_t ev;
-  vq_slots_observe(t, &m, 1, 100, &ev);
+  vq_slots_t *t;
+  vq_slot_event_t ev = long_name_slot('a', 139, &m, &t);
   vq_poll_ctx_t ctx = {.site = SITE, .space = SPACE, .m = &m};
   vq_poll_out_t *o = malloc(sizeof(*o));
   assert_non_null(o);
@@ -453,14 +465,9 @@ static void test_name_too_long(void **state) {
  * (write_graphite would drop the list): nothing is dispatched. */
 static void test_names_too_long_together(void **state) {
   (void)state;
-  char machine[101];
-  memset(machine, 'b', sizeof(machine) - 1);
-  machine[sizeof(machine) - 1] = '\0';
   vq_message_t m = {0};
-  slot_reply(machine, "Running", "lhcb-prod", "/lhcb/Role=NULL", &m);
-  vq_slots_t *t = vq_slots_create(2);
-  vq_slot_event_t ev;
-  vq_slots_observe(t, &m, 1, 100, &ev);
+  vq_slots_t *t;
+  vq_slot_event_t ev = long_name_slot('b', 100, &m, &t);
   vq_ident_t id;
   /* site 21 + plugin instance 66 + "lhcb.lhcb-prod." 15 + 100 = 202 */
   CHECK_INT("202 bytes", vq_poll_ident(&id, SITE, SPACE, ev.slot), 0);

@@ -11,6 +11,7 @@
  *   ReceiveBufferSize 8388608     # SO_RCVBUF bytes
  *   MaxDatagramSize 65507         # larger datagrams are rejected
  *   QueueLength 65536             # datagrams between receive and worker
+ *   QueueBytes 67108864           # and their bytes; >= MaxDatagramSize
  *   ReportInterval 180            # interval of factory/machinetype values
  *   AllowFrom "192.0.2.0/24"      # repeatable; default: every source
  *   SiteCookie "SITE" "secret"    # repeatable
@@ -65,6 +66,9 @@
 #define VQ_BATCH 64
 #define VQ_MAX_SOCKETS 16
 #define VQ_UDP_MAX 65507
+/* The default QueueBytes, 64 MiB: the default QueueLength at about 1 KB a
+ * datagram (status messages are 250 to 1300 bytes). */
+#define VQ_QUEUE_BYTES ((size_t)64 * 1024 * 1024)
 
 _Static_assert(VQ_NAME_MAX == DATA_MAX_NAME_LEN,
                "vq_ident_t slots must match collectd's identifier fields");
@@ -80,6 +84,7 @@ typedef struct {
   int rcvbuf;
   size_t max_datagram;
   size_t queue_length;
+  size_t queue_bytes; /* >= max_datagram */
   cdtime_t report_interval;
   vq_cidr_t *allow;
   size_t allow_num;
@@ -164,6 +169,7 @@ static vq_plugin_t *vq_instance_get(void) {
       .rcvbuf = 8 * 1024 * 1024,
       .max_datagram = VQ_UDP_MAX,
       .queue_length = 65536,
+      .queue_bytes = VQ_QUEUE_BYTES,
       .rate = 100,
       .burst = 1000,
       .stale_timeout = 600,
@@ -338,6 +344,9 @@ static int vq_config(oconfig_item_t *ci) {
     } else if (strcasecmp("QueueLength", c->key) == 0) {
       status = vq_config_number(c, 1, 1 << 24, &d);
       vp->conf.queue_length = (size_t)d;
+    } else if (strcasecmp("QueueBytes", c->key) == 0) {
+      status = vq_config_number(c, 512, 1099511627776.0, &d);
+      vp->conf.queue_bytes = d < (double)SIZE_MAX ? (size_t)d : SIZE_MAX;
     } else if (strcasecmp("ReportInterval", c->key) == 0) {
       status = vq_config_number(c, 1, 86400, &d);
       vp->conf.report_interval = DOUBLE_TO_CDTIME_T(d);
@@ -384,6 +393,14 @@ static int vq_config(oconfig_item_t *ci) {
             c->key);
       return -1;
     }
+  }
+  /* The largest datagram must fit the queue's bytes on its own. */
+  if (vp->conf.queue_bytes < vp->conf.max_datagram) {
+    ERROR(VQ_PLUGIN " plugin: QueueBytes %zu is less than MaxDatagramSize "
+                    "%zu: a datagram of that size could never be queued. "
+                    "collectd will not start.",
+          vp->conf.queue_bytes, vp->conf.max_datagram);
+    return -1;
   }
   /* Bind now, so that a bad or busy Listen address stops start-up. */
   return vq_open_sockets(vp);
@@ -582,6 +599,7 @@ static void vq_drain(vq_recv_ctx_t *ctx, vq_socket_t *s) {
       }
       ready[ready_num++] = d;
     }
+    /* What would pass QueueLength or QueueBytes stays in ready[taken..]. */
     size_t taken = vq_queue_push(vp->queue, ready, ready_num);
     for (size_t i = taken; i < ready_num; i++)
       free(ready[i]);
@@ -1116,6 +1134,9 @@ static void vq_read_stats(const vq_read_ctx_t *rc) {
   double q = (double)vq_queue_length(vp->queue);
   vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_QUEUE), "", &q, rc->now,
               rc->interval, NULL);
+  double qb = (double)vq_queue_bytes(vp->queue);
+  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_QUEUE_BYTES), "", &qb, rc->now,
+              rc->interval, NULL);
 }
 
 static int vq_read(user_data_t *ud) {
@@ -1200,7 +1221,7 @@ static int vq_init(void) {
   if (vq_open_sockets(vp) != 0)
     return -1;
   vp->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  vp->queue = vq_queue_create(vp->conf.queue_length);
+  vp->queue = vq_queue_create(vp->conf.queue_length, vp->conf.queue_bytes);
   vp->fleet = vq_fleet_create();
   if (vp->fleet != NULL)
     vq_fleet_set_limits(vp->fleet, vp->conf.max_factories,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* vq_queue.c: a ring of datagram pointers (common/cm_ring) under one mutex
- * and a CLOCK_MONOTONIC condition variable. */
+/* vq_queue.c: a ring of datagram pointers (common/cm_ring) and the sum of
+ * their lengths, under one mutex and a CLOCK_MONOTONIC condition
+ * variable. */
 #include "vq_queue.h"
 
 #include "common/cm_ring.h"
@@ -14,7 +15,9 @@
 struct vq_queue {
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  cm_ring_t ring; /* of vq_datagram_t * */
+  cm_ring_t ring;   /* of vq_datagram_t * */
+  size_t bytes;     /* sum of the len of the datagrams in ring */
+  size_t max_bytes; /* bytes never exceeds it */
   int closed;
 };
 
@@ -34,10 +37,11 @@ vq_datagram_t *vq_datagram_new(const void *data, size_t len,
   return d;
 }
 
-vq_queue_t *vq_queue_create(size_t capacity) {
+vq_queue_t *vq_queue_create(size_t capacity, size_t max_bytes) {
   vq_queue_t *q = calloc(1, sizeof(*q));
   if (q == NULL)
     return NULL;
+  q->max_bytes = max_bytes;
   size_t cap = capacity > 0 ? capacity : 1;
   if (cm_ring_init(&q->ring, sizeof(vq_datagram_t *), cap, cap) != 0) {
     free(q);
@@ -65,11 +69,23 @@ void vq_queue_destroy(vq_queue_t *q) {
 }
 
 size_t vq_queue_push(vq_queue_t *q, vq_datagram_t **items, size_t n) {
+  size_t left = 0; /* the ones not taken, moved to items[0..left) */
   pthread_mutex_lock(&q->lock);
-  size_t take = cm_ring_push(&q->ring, items, n);
+  for (size_t i = 0; i < n; i++) {
+    size_t len = items[i]->len;
+    if (len <= q->max_bytes - q->bytes &&
+        cm_ring_push(&q->ring, &items[i], 1) == 1)
+      q->bytes += len;
+    else
+      items[left++] = items[i];
+  }
+  size_t take = n - left;
   if (take > 0)
     pthread_cond_signal(&q->cond);
   pthread_mutex_unlock(&q->lock);
+  /* The taken ones are the queue's now: their slots are free to reuse. */
+  if (take > 0 && left > 0)
+    memmove(items + take, items, left * sizeof(*items));
   return take;
 }
 
@@ -89,6 +105,8 @@ size_t vq_queue_pop(vq_queue_t *q, vq_datagram_t **items, size_t max,
       break;
   }
   size_t take = cm_ring_pop(&q->ring, items, max);
+  for (size_t i = 0; i < take; i++)
+    q->bytes -= items[i]->len;
   pthread_mutex_unlock(&q->lock);
   return take;
 }
@@ -103,6 +121,13 @@ void vq_queue_close(vq_queue_t *q) {
 size_t vq_queue_length(vq_queue_t *q) {
   pthread_mutex_lock(&q->lock);
   size_t n = cm_ring_len(&q->ring);
+  pthread_mutex_unlock(&q->lock);
+  return n;
+}
+
+size_t vq_queue_bytes(vq_queue_t *q) {
+  pthread_mutex_lock(&q->lock);
+  size_t n = q->bytes;
   pthread_mutex_unlock(&q->lock);
   return n;
 }

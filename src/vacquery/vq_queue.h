@@ -3,8 +3,13 @@
  * vq_queue.h: the bounded hand-off between the receive thread and the
  * worker thread.
  *
- * The receive thread only receives and pushes; when the queue is full it
- * frees what does not fit and counts it. The worker pops in batches.
+ * The receive thread only receives and pushes; a datagram that does not fit
+ * is left to it, to free and count. The worker pops in batches.
+ *
+ * Two bounds: a number of datagrams and a number of bytes. A datagram's
+ * bytes are its payload, len (the bytes vq_datagram_new() copied into its
+ * allocation); the fixed part of each allocation, sizeof(vq_datagram_t),
+ * is bounded by the count. A zero-length datagram costs no bytes.
  */
 #ifndef VQ_QUEUE_H
 #define VQ_QUEUE_H
@@ -33,14 +38,24 @@ vq_datagram_t *vq_datagram_new(const void *data, size_t len,
                                const struct sockaddr *from, socklen_t fromlen,
                                uint64_t received);
 
-/* Returns a queue that holds at most capacity datagrams, or NULL. */
-vq_queue_t *vq_queue_create(size_t capacity);
+/*
+ * Returns a queue that holds at most capacity datagrams (0 counts as 1)
+ * whose lengths add up to at most max_bytes, or NULL when out of memory.
+ * The caller destroys it with vq_queue_destroy().
+ */
+vq_queue_t *vq_queue_create(size_t capacity, size_t max_bytes);
 
 /* Frees the queue and any datagrams still in it; NULL is allowed. */
 void vq_queue_destroy(vq_queue_t *q);
 
-/* Moves up to n datagrams from items[] into the queue, in order, and wakes
- * the worker. Returns how many it took; the rest stay the caller's. */
+/*
+ * Moves the datagrams of items[0..n) that fit into the queue, in order, and
+ * wakes the worker. Each is taken when the queue then holds at most its
+ * capacity and at most max_bytes; one that does not fit is skipped, and a
+ * later, smaller one may still fit. Returns how many it took, k: the
+ * queue owns what it took, and items[k..n) are then the ones it did not
+ * take, in their order, still the caller's.
+ */
 size_t vq_queue_push(vq_queue_t *q, vq_datagram_t **items, size_t n);
 
 /*
@@ -56,5 +71,8 @@ void vq_queue_close(vq_queue_t *q);
 
 /* Returns the number of datagrams waiting. */
 size_t vq_queue_length(vq_queue_t *q);
+
+/* Returns the sum of the lengths of the datagrams waiting. */
+size_t vq_queue_bytes(vq_queue_t *q);
 
 #endif

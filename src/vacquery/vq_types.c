@@ -57,6 +57,7 @@ static const vq_ds_t vq_stats_ds[] = {D("received"), D("accepted"),
                                       D("queue_drops")};
 static const vq_ds_t vq_value_ds[] = {D("value")};
 static const vq_ds_t vq_queue_ds[] = {G("length", -1)};
+static const vq_ds_t vq_queue_bytes_ds[] = {G("bytes", -1)};
 static const vq_ds_t vq_join_ds[] = {G("waiting", -1), D("joined"),
                                      D("timed_out")};
 /* A polled machine slot (issue 12): its use, then its state and ages. */
@@ -93,6 +94,7 @@ static const vq_type_t vq_types[VQ_TYPE_COUNT] = {
     [VQ_TYPE_SLOTS] = T("vacquery_slots", vq_slots_ds),
     [VQ_TYPE_POLL] = T("vacquery_poll", vq_value_ds),
     [VQ_TYPE_FINISHED_SOURCE] = T("vacquery_finished_source", vq_value_ds),
+    [VQ_TYPE_QUEUE_BYTES] = T("vacquery_queue_bytes", vq_queue_bytes_ds),
 };
 
 const vq_type_t *vq_type(vq_type_id_t id) {

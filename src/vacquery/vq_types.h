@@ -64,6 +64,7 @@ typedef enum {
   VQ_TYPE_SLOTS,
   VQ_TYPE_POLL,
   VQ_TYPE_FINISHED_SOURCE,
+  VQ_TYPE_QUEUE_BYTES, /* vacquery_queue_bytes: hand-off queue bytes */
   VQ_TYPE_COUNT
 } vq_type_id_t;
 

@@ -528,6 +528,7 @@ VQ_TYPES = {
     "vacquery_slots": ["machines"],
     "vacquery_poll": ["value"],
     "vacquery_finished_source": ["value"],
+    "vacquery_queue_bytes": ["bytes"],
 }
 
 
@@ -1747,6 +1748,72 @@ class E2E:
         CK.check("issue 9: vacquery_finished written once more at shutdown", len(late) >= 1,
                  len(late))
 
+    # -- 7c. QueueBytes: the hand-off queue's byte budget --
+
+    def queue_bytes(self):
+        """QueueBytes below MaxDatagramSize stops start-up naming the
+        option; at its smallest (= MaxDatagramSize) collectd starts, takes a
+        datagram of nearly that size and a normal one, and reports the
+        queue's bytes (vacquery_queue_bytes)."""
+        d = os.path.join(self.tmp, "qbytes")
+        os.makedirs(d, exist_ok=True)
+        table = [
+            ("QueueBytes 65506 with the default MaxDatagramSize 65507",
+             ["QueueBytes 65506"], 1),
+            ("QueueBytes 1999 below MaxDatagramSize 2000",
+             ["MaxDatagramSize 2000", "QueueBytes 1999"], 1),
+            ("QueueBytes 1999 before MaxDatagramSize 2000",
+             ["QueueBytes 1999", "MaxDatagramSize 2000"], 1),
+            ("QueueBytes 100 (below its range)", ["QueueBytes 100"], 1),
+            ("QueueBytes 2000 = MaxDatagramSize 2000", ["QueueBytes 2000",
+                                                        "MaxDatagramSize 2000"], 0),
+        ]
+        for i, (name, lines, bad) in enumerate(table):
+            opts = ['Listen "127.0.0.1" "%d"' % free_udp_port()] + lines
+            rc, out = self.collectd_T(d, "qb%d" % i, opts)
+            hit = [x for x in out.splitlines() if "vacquery" in x and "QueueBytes" in x]
+            ok = (rc != 0 and hit) if bad else rc == 0
+            CK.check("QueueBytes: %s -> collectd -T %s" % (
+                name, "exits non-zero, output names QueueBytes" if bad else "exits 0"),
+                ok, "rc=%s output:\n    %s" % (rc, out.strip().replace("\n", "\n    ")))
+
+        port = free_udp_port()
+        c = Collectd(self.tmp, "qbytes", ['Listen "127.0.0.1" "%d"' % port, "RateLimit 0",
+                                          "QueueBytes 65507"], self.http_port)
+        c.start()
+        if not CK.check("QueueBytes: collectd with QueueBytes 65507 starts", c.wait_ready(),
+                        c.tail()):
+            return
+        try:
+            with open(os.path.join(FIXTURES, "factory_status-vac-man.json")) as fh:
+                big = json.dumps(json.load(fh))
+            big = (big + " " * (65000 - len(big))).encode()
+            self.s4.sendto(big, ("127.0.0.1", port))
+            s, last = settled_snapshot(self.store, c.path, c.hostname, 1, 10)
+            CK.check("QueueBytes: a 65,000-byte datagram is accepted",
+                     s is not None and s.acc["factory_status"] == 1
+                     and s.stats["queue_drops"] == 0, last)
+            with open(os.path.join(FIXTURES, "machinetype_status-vac-man-gridpp.json")) as fh:
+                self.s4.sendto(json.dumps(json.load(fh)).encode(), ("127.0.0.1", port))
+            s, last = settled_snapshot(self.store, c.path, c.hostname, 2, 10)
+            CK.check("QueueBytes: then a normal message is accepted, no queue drops",
+                     s is not None and s.acc["machinetype_status"] == 1
+                     and s.stats["queue_drops"] == 0, last)
+            t_done = s.time if s is not None else float("inf")
+
+            def drained():
+                o = self.store.latest("vacquery_queue_bytes", c.path, host=c.hostname,
+                                      plugin="vacquery")
+                return (o is not None and o["time"] >= t_done and o["dsnames"] == ["bytes"]
+                        and o["values"] == [0]), o
+            CK.eventually("QueueBytes: vacquery_queue_bytes (DS bytes) is dispatched, 0 once "
+                          "the worker has taken every datagram", drained, 5)
+        finally:
+            rc = stop_proc(c.proc, 15)
+            errors = [x for x in c.log_text().splitlines() if "[error]" in x.lower()]
+            CK.check("QueueBytes: collectd stops cleanly and logged no errors",
+                     rc == 0 and not errors, "rc=%s %s" % (rc, errors[:5]))
+
     # -- 8. the end --
 
     def final(self):
@@ -1853,7 +1920,7 @@ def main():
         return [("examples", t.examples), ("fleet", t.fleet), ("hostile", t.hostile),
                 ("acl/cookie", t.acl_cookie), ("stale (start)", t.stale_start),
                 ("rate limit", t.rate_limit), ("config errors", t.config_errors),
-                ("issue 9", t.issue9),
+                ("issue 9", t.issue9), ("queue bytes", t.queue_bytes),
                 ("stale (finish)", t.stale_finish), ("final", t.final)]
     return run_sections("e2e.py", 240, "vq-e2e-", start, CK, required=(COLLECTD,),
                         kept="logs, configs, csv",

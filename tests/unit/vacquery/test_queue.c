@@ -116,7 +116,7 @@ static void test_datagram_new_copies_everything(void **state) {
 
 static void test_push_pop_preserves_order(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(8);
+  vq_queue_t *q = vq_queue_create(8, SIZE_MAX);
   assert_non_null(q);
   vq_datagram_t *in[5];
   for (int i = 0; i < 5; i++)
@@ -138,7 +138,7 @@ static void test_push_pop_preserves_order(void **state) {
 /* Many rounds through a small ring: order survives wrap-around. */
 static void test_order_across_wraparound(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(4);
+  vq_queue_t *q = vq_queue_create(4, SIZE_MAX);
   int next_in = 0, next_out = 0;
   static const struct {
     size_t push, pop;
@@ -169,7 +169,7 @@ static void test_order_across_wraparound(void **state) {
 /* push returns how many it took; the rest stay the caller's. */
 static void test_push_takes_only_what_fits(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(4);
+  vq_queue_t *q = vq_queue_create(4, SIZE_MAX);
   static const struct {
     size_t n, took, length;
   } steps[] = {
@@ -208,7 +208,7 @@ static void test_push_takes_only_what_fits(void **state) {
 
 static void test_pop_times_out_empty(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(4);
+  vq_queue_t *q = vq_queue_create(4, SIZE_MAX);
   static const int timeouts[] = {0, 50, 1200};
   for (size_t i = 0; i < COUNT(timeouts); i++) {
     vq_datagram_t *out[4] = {NULL};
@@ -226,7 +226,7 @@ static void test_pop_times_out_empty(void **state) {
 
 static void test_pop_returns_at_once_when_not_empty(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(4);
+  vq_queue_t *q = vq_queue_create(4, SIZE_MAX);
   vq_datagram_t *in = dg(1);
   assert_int_equal(vq_queue_push(q, &in, 1), 1);
   vq_datagram_t *out[4];
@@ -256,7 +256,7 @@ static void *popper(void *arg) {
 
 static void test_close_wakes_a_waiting_popper(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(4);
+  vq_queue_t *q = vq_queue_create(4, SIZE_MAX);
   popper_t p = {.q = q, .timeout_ms = 30000};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, popper, &p), 0);
@@ -272,7 +272,7 @@ static void test_close_wakes_a_waiting_popper(void **state) {
 
 static void test_push_wakes_a_waiting_popper(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(4);
+  vq_queue_t *q = vq_queue_create(4, SIZE_MAX);
   popper_t p = {.q = q, .timeout_ms = 30000};
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, popper, &p), 0);
@@ -289,7 +289,7 @@ static void test_push_wakes_a_waiting_popper(void **state) {
 /* After close, pop returns what is left, then 0 without waiting. */
 static void test_close_drains_then_returns_zero(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(4);
+  vq_queue_t *q = vq_queue_create(4, SIZE_MAX);
   vq_datagram_t *in[2] = {dg(1), dg(2)};
   assert_int_equal(vq_queue_push(q, in, 2), 2);
   vq_queue_close(q);
@@ -308,12 +308,12 @@ static void test_close_drains_then_returns_zero(void **state) {
  * including a wrapped ring. */
 static void test_destroy_frees_leftovers(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(3);
+  vq_queue_t *q = vq_queue_create(3, SIZE_MAX);
   vq_datagram_t *in[3] = {dg(1), dg(2), dg(3)};
   assert_int_equal(vq_queue_push(q, in, 3), 3);
   vq_queue_destroy(q);
 
-  q = vq_queue_create(3);
+  q = vq_queue_create(3, SIZE_MAX);
   vq_datagram_t *a[3] = {dg(1), dg(2), dg(3)};
   assert_int_equal(vq_queue_push(q, a, 3), 3);
   vq_datagram_t *out[2];
@@ -326,6 +326,173 @@ static void test_destroy_frees_leftovers(void **state) {
   vq_queue_destroy(q);
 
   vq_queue_destroy(NULL);
+}
+
+/* ---- the byte budget ------------------------------------------------------
+ * A datagram costs its payload length in bytes; the queue takes each one
+ * that keeps it within both bounds and leaves the others, in their order,
+ * at the end of the caller's array. */
+
+/* A datagram of len bytes, every byte 'a' + tag % 26. */
+static vq_datagram_t *sized(size_t len, int tag) {
+  char *text = malloc(len > 0 ? len : 1);
+  assert_non_null(text);
+  memset(text, 'a' + tag % 26, len);
+  vq_datagram_t *d = vq_datagram_new(text, len, NULL, 0, (uint64_t)tag);
+  free(text);
+  assert_non_null(d);
+  return d;
+}
+
+/* Checks that d is sized(len, tag) and frees it. */
+static void expect_sized(vq_datagram_t *d, size_t len, int tag) {
+  if (d->len != len || d->received != (uint64_t)tag)
+    fail_msg("got a %zu-byte datagram with tag %d, expected %zu bytes, tag %d",
+             d->len, (int)d->received, len, tag);
+  for (size_t i = 0; i < len; i++)
+    if (d->data[i] != 'a' + tag % 26)
+      fail_msg("byte %zu of datagram %d is '%c'", i, tag, d->data[i]);
+  free(d);
+}
+
+/* Checks the queue's length and bytes. */
+static void expect_held(vq_queue_t *q, size_t length, size_t bytes) {
+  size_t l = vq_queue_length(q), b = vq_queue_bytes(q);
+  if (l != length || b != bytes)
+    fail_msg("queue holds %zu datagrams, %zu bytes; expected %zu, %zu", l, b,
+             length, bytes);
+}
+
+/* 10 datagrams, 1000 bytes: four of 300 bytes reach the bytes first. */
+static void test_byte_bound_before_count(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(10, 1000);
+  assert_non_null(q);
+  vq_datagram_t *in[4] = {sized(300, 0), sized(300, 1), sized(300, 2),
+                          sized(300, 3)};
+  assert_int_equal(vq_queue_push(q, in, 4), 3);
+  expect_held(q, 3, 900);
+  expect_sized(in[3], 300, 3); /* not taken: still ours */
+  vq_datagram_t *out[10];
+  assert_int_equal(vq_queue_pop(q, out, 10, 0), 3);
+  for (int i = 0; i < 3; i++)
+    expect_sized(out[i], 300, i);
+  vq_queue_destroy(q);
+}
+
+/* 3 datagrams, 1 MB: five of 100 bytes reach the count first. */
+static void test_count_bound_before_bytes(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(3, 1000000);
+  vq_datagram_t *in[5];
+  for (int i = 0; i < 5; i++)
+    in[i] = sized(100, i);
+  assert_int_equal(vq_queue_push(q, in, 5), 3);
+  expect_held(q, 3, 300);
+  expect_sized(in[3], 100, 3);
+  expect_sized(in[4], 100, 4);
+  vq_queue_destroy(q); /* frees the three it holds */
+}
+
+/* Datagrams that add up to the budget exactly all fit; one byte more does
+ * not. A single datagram of exactly the budget fits an empty queue (the
+ * plugin's smallest QueueBytes is MaxDatagramSize, 65507 at most). */
+static void test_exact_fit(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(10, 1000);
+  vq_datagram_t *in[2] = {sized(400, 0), sized(600, 1)};
+  assert_int_equal(vq_queue_push(q, in, 2), 2);
+  expect_held(q, 2, 1000);
+  vq_datagram_t *one = sized(1, 2);
+  assert_int_equal(vq_queue_push(q, &one, 1), 0);
+  expect_held(q, 2, 1000);
+  expect_sized(one, 1, 2);
+  vq_queue_destroy(q);
+
+  q = vq_queue_create(10, 65507);
+  vq_datagram_t *big = sized(65507, 3);
+  assert_int_equal(vq_queue_push(q, &big, 1), 1);
+  expect_held(q, 1, 65507);
+  vq_datagram_t *out[1];
+  assert_int_equal(vq_queue_pop(q, out, 1, 0), 1);
+  expect_sized(out[0], 65507, 3);
+  vq_queue_destroy(q);
+}
+
+/* What the worker pops no longer counts: the room comes back. */
+static void test_bytes_released_after_pop(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(10, 1000);
+  vq_datagram_t *in[2] = {sized(600, 0), sized(400, 1)};
+  assert_int_equal(vq_queue_push(q, in, 2), 2);
+  vq_datagram_t *d = sized(300, 2);
+  assert_int_equal(vq_queue_push(q, &d, 1), 0); /* full */
+  vq_datagram_t *out[10];
+  assert_int_equal(vq_queue_pop(q, out, 1, 0), 1);
+  expect_sized(out[0], 600, 0);
+  expect_held(q, 1, 400);
+  assert_int_equal(vq_queue_push(q, &d, 1), 1); /* fits now */
+  expect_held(q, 2, 700);
+  assert_int_equal(vq_queue_pop(q, out, 10, 0), 2);
+  expect_sized(out[0], 400, 1);
+  expect_sized(out[1], 300, 2);
+  expect_held(q, 0, 0);
+  d = sized(1000, 3); /* the whole budget again */
+  assert_int_equal(vq_queue_push(q, &d, 1), 1);
+  expect_held(q, 1, 1000);
+  vq_queue_destroy(q);
+}
+
+/* A datagram larger than the whole budget never fits, not even an empty
+ * queue; smaller ones after it in the same push still do, in order. */
+static void test_datagram_larger_than_budget(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(10, 1000);
+  vq_datagram_t *d = sized(1001, 0);
+  assert_int_equal(vq_queue_push(q, &d, 1), 0);
+  expect_held(q, 0, 0);
+  expect_sized(d, 1001, 0);
+
+  vq_datagram_t *in[4] = {sized(1001, 1), sized(10, 2), sized(2000, 3),
+                          sized(20, 4)};
+  assert_int_equal(vq_queue_push(q, in, 4), 2);
+  expect_held(q, 2, 30);
+  /* the two it did not take, in their order, at the end */
+  expect_sized(in[2], 1001, 1);
+  expect_sized(in[3], 2000, 3);
+  vq_datagram_t *out[10];
+  assert_int_equal(vq_queue_pop(q, out, 10, 0), 2);
+  expect_sized(out[0], 10, 2);
+  expect_sized(out[1], 20, 4);
+  vq_queue_destroy(q);
+}
+
+/* A zero-length datagram costs no bytes: it fits a queue whose bytes are
+ * used up, and only the count bounds it. */
+static void test_zero_length_datagram(void **state) {
+  (void)state;
+  vq_queue_t *q = vq_queue_create(3, 100);
+  vq_datagram_t *full = sized(100, 0);
+  assert_int_equal(vq_queue_push(q, &full, 1), 1);
+  vq_datagram_t *in[3] = {sized(0, 1), sized(0, 2), sized(0, 3)};
+  assert_int_equal(vq_queue_push(q, in, 3), 2);
+  expect_held(q, 3, 100);
+  expect_sized(in[2], 0, 3);
+  vq_datagram_t *out[3];
+  assert_int_equal(vq_queue_pop(q, out, 3, 0), 3);
+  expect_sized(out[0], 100, 0);
+  expect_sized(out[1], 0, 1);
+  expect_sized(out[2], 0, 2);
+  expect_held(q, 0, 0);
+  vq_queue_destroy(q);
+
+  /* a budget of 0 bytes takes zero-length datagrams only */
+  q = vq_queue_create(2, 0);
+  vq_datagram_t *mix[3] = {sized(1, 4), sized(0, 5), sized(0, 6)};
+  assert_int_equal(vq_queue_push(q, mix, 3), 2);
+  expect_held(q, 2, 0);
+  expect_sized(mix[2], 1, 4);
+  vq_queue_destroy(q);
 }
 
 /* One producer thread, one consumer: every datagram arrives once, in
@@ -359,7 +526,7 @@ static void *producer(void *arg) {
 
 static void test_producer_consumer_threads(void **state) {
   (void)state;
-  vq_queue_t *q = vq_queue_create(PC_CAPACITY);
+  vq_queue_t *q = vq_queue_create(PC_CAPACITY, SIZE_MAX);
   producer_t p = {.q = q, .n = 20000};
   atomic_init(&p.refused, 0);
   atomic_init(&p.length_at_refusal, 0);
@@ -412,6 +579,12 @@ int main(void) {
       cmocka_unit_test(test_close_drains_then_returns_zero),
       cmocka_unit_test(test_destroy_frees_leftovers),
       cmocka_unit_test(test_producer_consumer_threads),
+      cmocka_unit_test(test_byte_bound_before_count),
+      cmocka_unit_test(test_count_bound_before_bytes),
+      cmocka_unit_test(test_exact_fit),
+      cmocka_unit_test(test_bytes_released_after_pop),
+      cmocka_unit_test(test_datagram_larger_than_budget),
+      cmocka_unit_test(test_zero_length_datagram),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -240,6 +240,10 @@ static const struct {
      "vacquery_finished_source",
      1,
      {{"value", VQ_DS_DERIVE, -1}}},
+    {VQ_TYPE_QUEUE_BYTES,
+     "vacquery_queue_bytes",
+     1,
+     {{"bytes", VQ_DS_GAUGE, -1}}},
 };
 
 /* Every type is the one in the table: name, DS names, kinds, the field

@@ -1135,8 +1135,8 @@ static void vq_read_stats(const vq_read_ctx_t *rc) {
   vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_QUEUE), "", &q, rc->now,
               rc->interval, NULL);
   double qb = (double)vq_queue_bytes(vp->queue);
-  vq_dispatch(hostname_g, "", vq_type(VQ_TYPE_QUEUE_BYTES), "", &qb, rc->now,
-              rc->interval, NULL);
+  vq_dispatch(vp, hostname_g, "", vq_type(VQ_TYPE_QUEUE_BYTES), "", &qb,
+              rc->now, rc->interval, NULL);
 }
 
 static int vq_read(user_data_t *ud) {

@@ -55,6 +55,7 @@ enum {
  * CM_JSON_INVALID. Returns CM_JSON_OK, CM_JSON_INVALID, CM_JSON_NOT_OBJECT
  * or CM_JSON_STOPPED. On CM_JSON_INVALID the callback may already have
  * seen the members before the fault: callers keep nothing until OK.
+ * cb may be NULL: the scan then only validates.
  */
 int cm_json_object_scan(const char *buf, size_t len, unsigned max_depth,
                         cm_json_member_cb cb, void *ctx);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The module layering of docs/architecture.md: a core in src/<module>/
 # includes only its own headers and src/common/; src/common/ includes no
-# module; each plugin includes only its own module and src/common/.
+# module; each plugin includes only its own module and src/common/; only
+# src/elasticsearch/ and its plugin include json-c.
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$top" || exit 99
@@ -29,5 +30,15 @@ check plugins/vacquery.c common vacquery
 check plugins/write_elasticsearch.c common elasticsearch
 check plugins/write_gmond.c common ganglia
 n=$((n + 3))
+# json-c is write_elasticsearch's alone: the vacquery and ganglia modules,
+# src/common/ and their plugins read JSON with common/cm_json.h or not at all.
+for f in src/common/*.[ch] src/vacquery/*.[ch] src/ganglia/*.[ch] \
+  plugins/vacquery*.c plugins/write_gmond.c; do
+  if grep -q '^#include <json-c/' "$f"; then
+    echo "FAIL: $f includes json-c (only src/elasticsearch/ may)"
+    bad=$((bad + 1))
+  fi
+  n=$((n + 1))
+done
 echo "layering: $((n - bad)) passed, $bad failed"
 [ $bad -eq 0 ]

@@ -369,10 +369,6 @@ int vqp_push_finish(vqp_t *p, const vq_message_t *m) {
   return r;
 }
 
-bool vqp_enabled(const vqp_t *p) {
-  return atomic_load(&p->running);
-}
-
 void vqp_dispatch_finished(vqp_t *p, const vq_out_notif_t *n,
                            const char *source, cdtime_t t) {
   if (!atomic_load(&p->running) || source == NULL) {

@@ -50,9 +50,6 @@ void vqp_stop(vqp_t *p);
  * started; p NULL does nothing. No other thread may use p then. */
 void vqp_destroy(vqp_t *p);
 
-/* Returns true when Poll is true and p runs. */
-bool vqp_enabled(const vqp_t *p);
-
 /* Tells p of an accepted pushed factory_status m received from address
  * from (NULL: unknown, ignored): with PollLearn, a Vac factory is polled at
  * that address. */

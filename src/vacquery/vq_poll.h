@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vq_poll.h: polling a Vac factory's responder (UDP 995) for its machine
- * slots, as docs/protocol.md's sections on cookies and query messages say.
+ * slots, as docs/protocol.md section 12 (queries, cookies, rounds) says.
  *
  * A query round has a salt (base64 of 32 random bytes); each factory gets a
  * machines_query whose cookie is SHA-256(salt || factory) in lowercase hex.

@@ -260,7 +260,13 @@ def health():
           [T("aliasByNode(perSecond(transformNull(%s.vacquery_accepted.*,0)),1,4)" % r)],
           unit="pps"),
         P("Receiver: hand-off queue length",
-          [T("aliasByNode(%s.vacquery_queue,1)" % r)], stack=False),
+          [T("aliasByNode(%s.vacquery_queue,1)" % r)], stack=False,
+          desc="Datagrams waiting between the receive and the worker thread "
+               "(at most QueueLength)."),
+        P("Receiver: hand-off queue bytes",
+          [T("aliasByNode(%s.vacquery_queue_bytes,1)" % r)], unit="bytes", stack=False,
+          desc="Payload bytes of the datagrams waiting (at most QueueBytes); a datagram "
+               "that does not fit is dropped and counted in queue_drops."),
     ]
 
 

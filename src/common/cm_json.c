@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cm_json.c: a strict RFC 8259 reader for flat JSON objects.
+ * cm_json.c: a strict RFC 8259 reader that hands over the top-level
+ * members of a JSON object.
  *
  * A recursive descent over the bytes, one function per production of the
  * RFC's grammar. Recursion is bounded by max_depth; nothing is allocated
@@ -109,38 +110,45 @@ static int cm_json_string(cm_json_in_t *in, int *escaped) {
   return -1;
 }
 
-/* Advances past digits; returns how many there were. */
-static size_t cm_json_digits(cm_json_in_t *in) {
-  size_t start = in->i;
-  while (in->i < in->len && in->b[in->i] >= '0' && in->b[in->i] <= '9')
-    in->i++;
-  return in->i - start;
+/* Returns how many digits start the n bytes at s. */
+static size_t cm_json_digits(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n && s[i] >= '0' && s[i] <= '9')
+    i++;
+  return i;
 }
 
-/* Scans a number (section 6): -? int frac? exp?, int without leading
- * zeros. Returns 0 or -1. */
+size_t cm_json_number_len(const char *s, size_t n) {
+  size_t i = 0, k;
+  if (i < n && s[i] == '-')
+    i++;
+  if (i < n && s[i] == '0')
+    i++;
+  else if ((k = cm_json_digits(s + i, n - i)) > 0)
+    i += k;
+  else
+    return 0;
+  if (i < n && s[i] == '.') {
+    if ((k = cm_json_digits(s + i + 1, n - i - 1)) == 0)
+      return 0;
+    i += 1 + k;
+  }
+  if (i < n && (s[i] | 0x20) == 'e') {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+      i++;
+    if ((k = cm_json_digits(s + i, n - i)) == 0)
+      return 0;
+    i += k;
+  }
+  return i;
+}
+
+/* Scans a number (section 6). Returns 0 or -1. */
 static int cm_json_number_text(cm_json_in_t *in) {
-  if (in->i < in->len && in->b[in->i] == '-')
-    in->i++;
-  if (in->i >= in->len)
-    return -1;
-  if (in->b[in->i] == '0')
-    in->i++;
-  else if (cm_json_digits(in) == 0)
-    return -1;
-  if (in->i < in->len && in->b[in->i] == '.') {
-    in->i++;
-    if (cm_json_digits(in) == 0)
-      return -1;
-  }
-  if (in->i < in->len && (in->b[in->i] | 0x20) == 'e') {
-    in->i++;
-    if (in->i < in->len && (in->b[in->i] == '+' || in->b[in->i] == '-'))
-      in->i++;
-    if (cm_json_digits(in) == 0)
-      return -1;
-  }
-  return 0;
+  size_t k = cm_json_number_len((const char *)in->b + in->i, in->len - in->i);
+  in->i += k;
+  return k > 0 ? 0 : -1;
 }
 
 /* Scans the literal word lit (true, false, null). Returns 0 or -1. */

@@ -69,6 +69,15 @@ int cm_json_object_scan(const char *buf, size_t len, unsigned max_depth,
 size_t cm_json_unescape(const char *s, size_t len, char *out);
 
 /*
+ * Returns the length of the RFC 8259 number (-? int frac? exp?, no
+ * leading zeros) at the start of the n bytes at s, or 0 when they do not
+ * start with one or it is cut short (a '.' or an exponent without digits:
+ * no JSON text goes on like that). A string holding exactly one number
+ * has it equal to n.
+ */
+size_t cm_json_number_len(const char *s, size_t n);
+
+/*
  * Reads the text of a number that cm_json_object_scan() passed. Returns 1
  * when it is an integer (no fraction, no exponent) that fits int64_t or
  * uint64_t, 0 otherwise; either way *out holds the nearest double (an

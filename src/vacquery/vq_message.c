@@ -397,39 +397,6 @@ static const vq_member_t *vq_lookup(const vq_doc_t *d, const vq_field_t *f) {
   return v;
 }
 
-/* Returns the length of the JSON number (RFC 8259 grammar) at the start of
- * the n bytes at s, or 0 when s does not start with one. */
-static size_t vq_json_number_len(const char *s, size_t n) {
-  size_t i = 0;
-  if (i < n && s[i] == '-')
-    i++;
-  if (i >= n || s[i] < '0' || s[i] > '9')
-    return 0;
-  if (s[i] == '0')
-    i++;
-  else
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-      i++;
-  if (i < n && s[i] == '.') {
-    size_t d = ++i;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-      i++;
-    if (i == d)
-      return 0;
-  }
-  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-    i++;
-    if (i < n && (s[i] == '+' || s[i] == '-'))
-      i++;
-    size_t d = i;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-      i++;
-    if (i == d)
-      return 0;
-  }
-  return i;
-}
-
 /* What became of one field value. */
 typedef enum { VQ_READ_OK, VQ_READ_BAD } vq_read_t;
 
@@ -447,7 +414,7 @@ static vq_read_t vq_read_num(const vq_member_t *v, double *out) {
     cm_json_number(v->s, v->len, &d);
     break;
   case CM_JSON_STRING:
-    if (v->len > 0 && vq_json_number_len(v->s, v->len) == v->len)
+    if (v->len > 0 && cm_json_number_len(v->s, v->len) == v->len)
       cm_json_number(v->s, v->len, &d);
     break;
   default:

@@ -920,6 +920,38 @@ static void test_number(void **state) {
   }
 }
 
+/*
+ * The length of the number at the start of a text: the RFC's grammar
+ * (-? int frac? exp?, no leading zero), stopping at the first byte that
+ * cannot go on; 0 for no number or one cut short. Each text is read from
+ * a block of exactly its length.
+ */
+static void test_number_len(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    size_t len;
+  } cases[] = {
+      {"0", 1},         {"-0", 2},   {"7", 1},     {"28", 2},
+      {"-12.5e3", 7},   {"1E+5", 4}, {"1e-5", 4},  {"0.000", 5},
+      {"12.50E-3", 8},  {"01", 1},   {"00", 1},    {"-01", 2},
+      {"1 ", 1},        {"1,", 1},   {"1}", 1},    {"1e5x", 3},
+      {"", 0},          {"-", 0},    {"+1", 0},    {".5", 0},
+      {"1.", 0},        {"1.e3", 0}, {"1e", 0},    {"1e+", 0},
+      {"-a", 0},        {" 1", 0},   {"NaN", 0},   {"Infinity", 0},
+      {"-Infinity", 0}, {"0x10", 1}, {"1.5.5", 3}, {"\"28\"", 0},
+  };
+  for (size_t i = 0; i < COUNT(cases); i++) {
+    size_t len = strlen(cases[i].text);
+    char *exact = dup_exact(cases[i].text, len);
+    size_t got = cm_json_number_len(exact, len);
+    free(exact);
+    if (got != cases[i].len)
+      fail_msg("cm_json_number_len(\"%s\") = %zu, expected %zu", cases[i].text,
+               got, cases[i].len);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scan_valid),
@@ -933,6 +965,7 @@ int main(void) {
       cmocka_unit_test(test_members_stop),
       cmocka_unit_test(test_unescape),
       cmocka_unit_test(test_number),
+      cmocka_unit_test(test_number_len),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
